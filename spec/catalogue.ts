@@ -65,8 +65,11 @@ export interface CoverageBucket {
 export interface CoverageReport {
   readonly version: SpecVersion;
   readonly overall: CoverageBucket;
-  /** One bucket per section that has at least one observable statement, in spec order. */
-  readonly sections: ReadonlyMap<string, CoverageBucket>;
+  /**
+   * One bucket per section that has at least one observable statement, keyed by section
+   * (`"3.3.1"`), in spec order. A plain object so that reports can serialise it as JSON.
+   */
+  readonly sections: Readonly<Record<string, CoverageBucket>>;
   /** Ids claimed as covered (for this version) that are not in the catalogue. */
   readonly unknown: readonly string[];
   /** Ids claimed as covered (for this version) whose statements are not observable; not counted. */
@@ -261,8 +264,9 @@ export function coverage(
     if (group) group.push(s);
     else bySection.set(s.section, [s]);
   }
-  const sections = new Map<string, CoverageBucket>();
-  for (const [section, list] of bySection) sections.set(section, bucket(list));
+  // Section keys such as "3.3.1" are not array indices, so insertion (spec) order is kept.
+  const sections: Record<string, CoverageBucket> = {};
+  for (const [section, list] of bySection) sections[section] = bucket(list);
 
   const inSpecOrder = (ids: Set<string>): string[] => {
     const order = new Map(CATALOGUES[version].list.map((s, i) => [s.id, i]));
