@@ -183,7 +183,7 @@ export class Decoder {
     if (total > this.maxPacketSize) {
       throw new MqttCodecError('PACKET_TOO_LARGE', `packet of ${total} bytes exceeds the maximum of ${this.maxPacketSize}`, {
         version: v, packetType: PACKET_TYPE_NAMES[buf[off]! >> 4], field: 'remainingLength',
-        statement: v === 5 ? (this.role === 'client' ? 'MQTT-3.1.2-27' : this.role === 'server' ? 'MQTT-3.2.2-15' : undefined) : undefined,
+        statement: v === 5 ? (this.role === 'client' ? 'MQTT-3.1.2-24' : this.role === 'server' ? 'MQTT-3.2.2-15' : undefined) : undefined,
         section: v === 5 ? '3.2.2.3.6' : '2.2.3', reasonCode: 0x95,
       });
     }

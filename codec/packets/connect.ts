@@ -1,5 +1,6 @@
 /** CONNECT (3.1.1 §3.1, 5.0 §3.1). The decoder learns the protocol version from it. */
 import type { ProtocolVersion, QoS } from '../constants.js';
+import { stmt } from '../errors.js';
 import { propertiesSize, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { assertTopicName } from '../topic.js';
@@ -36,9 +37,9 @@ export function decodeConnect(r: Reader): ConnectPacket {
   const willRetain = (flags & 0x20) !== 0;
   const passwordFlag = (flags & 0x40) !== 0;
   const usernameFlag = (flags & 0x80) !== 0;
-  if (!willFlag && willQos !== 0) throw r.error('WILL_FLAGS', `Will QoS is ${willQos} but the Will Flag is 0`, 'connectFlags.willQos', { statement: 'MQTT-3.1.2-13' });
-  if (!willFlag && willRetain) throw r.error('WILL_FLAGS', 'Will Retain is 1 but the Will Flag is 0', 'connectFlags.willRetain', { statement: 'MQTT-3.1.2-15' });
-  if (willQos === 3) throw r.error('INVALID_QOS', 'Will QoS is 3', 'connectFlags.willQos', { statement: 'MQTT-3.1.2-14' });
+  if (!willFlag && willQos !== 0) throw r.error('WILL_FLAGS', `Will QoS is ${willQos} but the Will Flag is 0`, 'connectFlags.willQos', { statement: stmt(v, 'MQTT-3.1.2-13', 'MQTT-3.1.2-11') });
+  if (!willFlag && willRetain) throw r.error('WILL_FLAGS', 'Will Retain is 1 but the Will Flag is 0', 'connectFlags.willRetain', { statement: stmt(v, 'MQTT-3.1.2-15', 'MQTT-3.1.2-13') });
+  if (willQos === 3) throw r.error('INVALID_QOS', 'Will QoS is 3', 'connectFlags.willQos', { statement: stmt(v, 'MQTT-3.1.2-14', 'MQTT-3.1.2-12') });
   if (v === 4 && passwordFlag && !usernameFlag) {
     throw r.error('PASSWORD_WITHOUT_USERNAME', 'Password Flag is 1 but User Name Flag is 0', 'connectFlags.password', { statement: 'MQTT-3.1.2-22' });
   }

@@ -22,7 +22,7 @@ export function decodeDisconnect(r: Reader): DisconnectPacket {
   if (r.version === 5) {
     const rc = r.remaining() > 0 ? r.u8('reasonCode') : 0;
     if (!isReasonCodeAllowed('disconnect', rc)) {
-      throw r.error('INVALID_REASON_CODE', `0x${rc.toString(16)} is not a DISCONNECT reason code`, 'reasonCode', { section: '3.14.2.1', reasonCode: PROTOCOL_ERROR });
+      throw r.error('INVALID_REASON_CODE', `0x${rc.toString(16)} is not a DISCONNECT reason code`, 'reasonCode', { statement: 'MQTT-3.14.2-1', reasonCode: PROTOCOL_ERROR });
     }
     if ((r.role === 'server' && SERVER_ONLY_DISCONNECT_REASONS.has(rc)) || (r.role === 'client' && CLIENT_ONLY_DISCONNECT_REASONS.has(rc))) {
       throw r.error('INVALID_REASON_CODE', `0x${rc.toString(16)} may only be sent by the ${r.role === 'server' ? 'Server' : 'Client'}`, 'reasonCode', { section: '3.14.2.1', reasonCode: PROTOCOL_ERROR });

@@ -24,8 +24,8 @@ export function decodeSubscribe(r: Reader): SubscribePacket {
     const o = r.u8(`${field}.options`);
     const qos = o & 3;
     if (v === 4) {
-      if (o & 0xfc) throw r.error('SUBSCRIPTION_OPTIONS_RESERVED', `reserved bits 7-2 of the requested QoS byte are 0x${(o & 0xfc).toString(16)}`, `${field}.options`, { statement: 'MQTT-3-8.3-4' });
-      if (qos === 3) throw r.error('INVALID_QOS', 'requested QoS is 3', `${field}.qos`, { statement: 'MQTT-3-8.3-4' });
+      if (o & 0xfc) throw r.error('SUBSCRIPTION_OPTIONS_RESERVED', `reserved bits 7-2 of the requested QoS byte are 0x${(o & 0xfc).toString(16)}`, `${field}.options`, { statement: 'MQTT-3.8.3-4' });
+      if (qos === 3) throw r.error('INVALID_QOS', 'requested QoS is 3', `${field}.qos`, { statement: 'MQTT-3.8.3-4' });
       assertTopicFilter(topicFilter, v, 'subscribe', `${field}.topicFilter`);
       packet.subscriptions.push({ topicFilter, qos: qos as QoS });
       continue;
