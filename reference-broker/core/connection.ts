@@ -1,0 +1,225 @@
+/**
+ * One network connection: bytes in, packets dispatched in protocol order to
+ * the flow handlers, packets out through one write path. Protocol violations
+ * close this connection only (5.0: DISCONNECT with the reason code first).
+ */
+import {
+  Decoder, encode, isMqttCodecError, MAX_PACKET_SIZE,
+  type AllProperties, type MqttCodecError, type Packet, type ProtocolVersion,
+} from '../../codec/index.js';
+import type { Broker } from './broker.js';
+import type { TimerHandle } from './clock.js';
+import { handleConnect } from './connect-flow.js';
+import type { Link } from './link.js';
+import type { ClientInfo } from './options.js';
+import { handlePuback, handlePubcomp, handlePublish, handlePubrec, handlePubrel } from './publish-flow.js';
+import type { PendingWill, Session } from './session.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
+
+export type ConnectionState = 'new' | 'authenticating' | 'open' | 'closed';
+
+export class Connection {
+  state: ConnectionState = 'new';
+  version: ProtocolVersion | undefined;
+  session: Session | undefined;
+  info: ClientInfo | undefined;
+  readonly decoder: Decoder;
+  /** Keep Alive in force, ms (0 = none). */
+  keepAliveMs = 0;
+  lastReceived: number;
+  private keepAliveTimer: TimerHandle | undefined;
+  private connectTimer: TimerHandle | undefined;
+  /** Limits the client announced in its 5.0 CONNECT. */
+  clientReceiveMaximum = 65535;
+  clientMaxPacketSize = MAX_PACKET_SIZE;
+  clientTopicAliasMaximum = 0;
+  requestProblemInformation = true;
+  /** Session Expiry Interval from CONNECT (5.0 §3.14.2.2.2 forbids raising it from 0 at DISCONNECT). */
+  connectSessionExpiry = 0;
+  inboundAliases: Map<number, string> | undefined;
+  outboundAliases: Map<string, number> | undefined;
+  /** The Will of this connection until it closes. Cleared by a normal DISCONNECT. */
+  will: PendingWill | undefined;
+  /** Packets that arrived while an asynchronous authentication was running. */
+  private held: Packet[] | undefined;
+
+  constructor(
+    readonly broker: Broker,
+    readonly link: Link,
+  ) {
+    this.decoder = new Decoder({ role: 'server', maxPacketSize: broker.opts.maxPacketSize });
+    this.lastReceived = broker.clock.now();
+    this.connectTimer = broker.clock.setTimer(broker.opts.connectTimeoutMs, () => {
+      if (this.state === 'new' || this.state === 'authenticating') {
+        broker.opts.logger.info('no CONNECT in time; closing', { remote: link.remoteAddress });
+        this.close('connect timeout');
+      }
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Bytes from the network. */
+  onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastReceived = this.broker.clock.now();
+    this.broker.stats.bytesIn += chunk.length;
+    try {
+      this.decoder.feed(chunk, this.dispatch);
+    } catch (e) {
+      if (!isMqttCodecError(e)) throw e;
+      this.malformed(e);
+    }
+  }
+
+  /** The link closed (peer, network error or our own close). */
+  onClosed(): void {
+    this.close('connection lost');
+  }
+
+  /** The link's send buffer drained: send what back-pressure held back. */
+  onDrain(): void {
+    if (this.isOpen && this.session) this.broker.drain(this.session);
+  }
+
+  private readonly dispatch = (p: Packet): void => {
+    if (this.state === 'closed') return;
+    if (this.state === 'authenticating') {
+      (this.held ??= []).push(p);
+      return;
+    }
+    if (this.state === 'new') {
+      if (p.type !== 'connect') {
+        this.close('first packet is not CONNECT'); // [MQTT-3.1.0-1]
+        return;
+      }
+      this.connectTimer?.cancel();
+      handleConnect(this, p);
+      return;
+    }
+    switch (p.type) {
+      case 'publish': handlePublish(this, p); return;
+      case 'puback': handlePuback(this, p); return;
+      case 'pubrec': handlePubrec(this, p); return;
+      case 'pubrel': handlePubrel(this, p); return;
+      case 'pubcomp': handlePubcomp(this, p); return;
+      case 'subscribe': handleSubscribe(this, p); return;
+      case 'unsubscribe': handleUnsubscribe(this, p); return;
+      case 'pingreq': this.send({ type: 'pingresp' }); return;
+      case 'disconnect': this.clientDisconnect(p.reasonCode ?? 0, p.properties?.sessionExpiryInterval); return;
+      case 'connect': this.protocolError('second CONNECT', 0x82); return; // [MQTT-3.1.0-2]
+      case 'auth': this.protocolError('AUTH without an authentication method in progress', 0x82); return;
+      default: this.protocolError(`unexpected ${p.type.toUpperCase()}`, 0x82);
+    }
+  };
+
+  /** Called by the CONNECT flow once authentication settles. */
+  opened(): void {
+    this.state = 'open';
+    this.armKeepAlive();
+    const held = this.held;
+    this.held = undefined;
+    if (held) for (const p of held) this.dispatch(p);
+  }
+
+  beginAuthentication(): void {
+    this.state = 'authenticating';
+  }
+
+  /** Encodes and writes one packet; false when it was too large for the client [MQTT-3.1.2-24]. */
+  send(p: Packet): boolean {
+    if (this.state === 'closed') return false;
+    const bytes = encode(p, this.version ?? 4);
+    if (bytes.length > this.clientMaxPacketSize) return false;
+    this.write(bytes);
+    return true;
+  }
+
+  write(bytes: Buffer): void {
+    this.broker.stats.bytesOut += bytes.length;
+    this.link.write(bytes);
+  }
+
+  /** Reason String and User Properties only where the client allows them [MQTT-3.1.2-29]. */
+  problemInfo(reasonString: string): AllProperties | undefined {
+    return this.version === 5 && this.requestProblemInformation ? { reasonString } : undefined;
+  }
+
+  private armKeepAlive(): void {
+    if (this.keepAliveMs === 0) return;
+    // Close after 1.5 × Keep Alive without a packet [MQTT-3.1.2-24 / 5.0 MQTT-3.1.2-22].
+    const limit = this.keepAliveMs * 1.5;
+    const check = (): void => {
+      if (this.state !== 'open') return;
+      const idle = this.broker.clock.now() - this.lastReceived;
+      if (idle >= limit) {
+        this.broker.opts.logger.info('keep alive expired', { clientId: this.info?.clientId, idleMs: Math.round(idle) });
+        if (this.version === 5) this.send({ type: 'disconnect', reasonCode: 0x8d });
+        this.close('keep alive timeout');
+        return;
+      }
+      this.keepAliveTimer = this.broker.clock.setTimer(limit - idle, check);
+    };
+    this.keepAliveTimer = this.broker.clock.setTimer(limit, check);
+  }
+
+  private malformed(e: MqttCodecError): void {
+    this.broker.opts.logger.info('bad packet; closing', { clientId: this.info?.clientId, code: e.code, statement: e.statement, error: e.message });
+    if (this.state === 'new') {
+      // CONNECT itself was bad: answer with CONNACK where the spec asks for it.
+      if (e.code === 'UNSUPPORTED_PROTOCOL_LEVEL' && e.protocolLevel !== undefined) {
+        // 3.1.1 clients get return code 0x01 [MQTT-3.1.2-2]; newer levels the 5.0 code 0x84.
+        this.write(e.protocolLevel > 5 ? Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]) : Buffer.from([0x20, 0x02, 0x00, 0x01]));
+      } else if (e.version === 5) {
+        this.version = 5;
+        this.send({ type: 'connack', sessionPresent: false, reasonCode: e.reasonCode });
+      }
+      this.close(`malformed CONNECT: ${e.code}`);
+      return;
+    }
+    this.protocolError(`${e.code}: ${e.message}`, e.reasonCode);
+  }
+
+  /** Ends the connection for a protocol violation: 5.0 DISCONNECT with `reasonCode`, then close. The Will is published. */
+  protocolError(why: string, reasonCode: number): void {
+    if (this.state === 'closed') return;
+    this.broker.opts.logger.info('protocol error; closing', { clientId: this.info?.clientId, why, reasonCode });
+    if (this.version === 5 && this.state === 'open') {
+      this.send({ type: 'disconnect', reasonCode, properties: this.problemInfo(why) });
+    }
+    this.close(why);
+  }
+
+  private clientDisconnect(reasonCode: number, sessionExpiry: number | undefined): void {
+    if (sessionExpiry !== undefined) {
+      if (this.connectSessionExpiry === 0 && sessionExpiry !== 0) {
+        this.protocolError('Session Expiry Interval raised from 0 at DISCONNECT', 0x82);
+        return;
+      }
+      if (this.session) this.session.expiryInterval = this.broker.capSessionExpiry(sessionExpiry);
+    }
+    // A normal DISCONNECT deletes the Will [MQTT-3.1.2-10 / 3.1.1 MQTT-3.1.2-10]; 0x04 keeps it (5.0).
+    if (reasonCode !== 0x04) this.will = undefined;
+    this.close('client disconnected');
+  }
+
+  /** Server-side close: hands the session back to the broker (Will, expiry) and closes the link. Idempotent. */
+  close(why: string): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    this.connectTimer?.cancel();
+    this.keepAliveTimer?.cancel();
+    this.held = undefined;
+    this.broker.connectionClosed(this, wasOpen, why);
+    this.link.close();
+  }
+
+  /** Another connection took this ClientID over [MQTT-3.1.4-3]. */
+  takenOver(): void {
+    if (this.version === 5 && this.isOpen) this.send({ type: 'disconnect', reasonCode: 0x8e });
+    this.close('session taken over');
+  }
+}

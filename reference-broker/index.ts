@@ -1,0 +1,11 @@
+/** Public surface of the reference broker. */
+export { Broker, type BrokerStats } from './core/broker.js';
+export { systemClock, FakeClock, type Clock, type TimerHandle } from './core/clock.js';
+export type { Link, PeerCertificateInfo, TransportKind } from './core/link.js';
+export {
+  silentLogger, type AuthenticateRequest, type AuthenticateResult, type AuthFailure, type BrokerHooks,
+  type BrokerOptions, type ClientInfo, type Logger,
+} from './core/options.js';
+export {
+  startBroker, type BoundListener, type ListenerKind, type ListenerOptions, type RunningBroker, type StartOptions, type TlsMaterial,
+} from './listeners/start.js';
