@@ -9,3 +9,4 @@ export {
 export {
   startBroker, type BoundListener, type ListenerKind, type ListenerOptions, type RunningBroker, type StartOptions, type TlsMaterial,
 } from './listeners/start.js';
+export { generateDevCerts, readTlsMaterial, type DevCertFiles, type DevCertOptions } from './tls/dev-certs.js';

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 declare -A GROUPS_PKGS=(
-  [mqtt]="mosquitto mosquitto-clients"
+  [mqtt]="mosquitto mosquitto-clients openssl"
   [coap]="libcoap3-bin"
   [browser]="chromium"
   [net]="iproute2 nftables iputils-ping"
