@@ -34,7 +34,9 @@ export function topicFilterProblem(filter: string, version: ProtocolVersion = 5)
   if (version === 5 && filter.startsWith('$share/')) {
     const shared = parseSharedFilter(filter);
     if (typeof shared === 'string') {
-      return { code: 'SHARED_SUBSCRIPTION_INVALID', message: shared, statement: 'MQTT-4.8.2-2', section: '4.8.2' };
+      // An empty ShareName ("$share/" or "$share//...") breaks MQTT-4.8.2-1; the rest of the form, MQTT-4.8.2-2.
+      const emptyShareName = filter.length === 7 || filter.charCodeAt(7) === SLASH;
+      return { code: 'SHARED_SUBSCRIPTION_INVALID', message: shared, statement: emptyShareName ? 'MQTT-4.8.2-1' : 'MQTT-4.8.2-2', section: '4.8.2' };
     }
     return wildcardProblem(shared.filter, version);
   }
