@@ -190,6 +190,10 @@ export function propertiesSize(props: AllProperties | undefined, pctx: PropertyC
       }
     }
   }
+  // Mirror of readProperties' rule, so encode(validate) never produces what the decoder rejects.
+  if (ctx.validate && pctx !== 'will' && p['authenticationData'] !== undefined && p['authenticationMethod'] === undefined) {
+    throw ctx.error('AUTH_DATA_WITHOUT_METHOD', 'properties.authenticationData', 'Authentication Data without Authentication Method', undefined, '3.1.2.11.10');
+  }
   return size;
 }
 

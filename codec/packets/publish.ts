@@ -69,6 +69,11 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion, opts?:
   if (ctx.validate) {
     if (p.dup && qos === 0) throw ctx.error('DUP_WITH_QOS0', 'dup', 'DUP must be 0 on a QoS 0 PUBLISH', 'MQTT-3.3.1-2');
     if (!(topicLen === 0 && version === 5 && p.properties?.topicAlias !== undefined)) assertTopicName(p.topic, version, 'publish', 'topic');
+    const rt = p.properties?.responseTopic;
+    if (version === 5 && typeof rt === 'string') {
+      const bad = topicNameProblem(rt, 5);
+      if (bad) throw ctx.error(bad.code, 'properties.responseTopic', `Response Topic: ${bad.message}`, 'MQTT-3.3.2-14');
+    }
   }
   let remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + payload.length;
   let propsLen = 0;
