@@ -46,7 +46,8 @@ function checkFirstByte(byte1: number, version: ProtocolVersion | undefined, rol
     });
   }
   if (typeCode !== 3 && flags !== FIXED_FLAGS[typeCode]) {
-    const specific = name === 'pubrel' ? 'MQTT-3.6.1-1' : name === 'subscribe' ? 'MQTT-3.8.1-1' : name === 'unsubscribe' ? 'MQTT-3.10.1-1' : undefined;
+    const specific = name === 'pubrel' ? 'MQTT-3.6.1-1' : name === 'subscribe' ? 'MQTT-3.8.1-1' : name === 'unsubscribe' ? 'MQTT-3.10.1-1'
+      : name === 'disconnect' ? 'MQTT-3.14.1-1' : name === 'auth' ? 'MQTT-3.15.1-1' : undefined;
     throw new MqttCodecError('RESERVED_FLAGS', `fixed header flags are 0b${flags.toString(2).padStart(4, '0')}, must be 0b${FIXED_FLAGS[typeCode]!.toString(2).padStart(4, '0')}`, {
       version, packetType: name, field: 'flags', statement: specific ?? stmt(version, 'MQTT-2.2.2-1', 'MQTT-2.1.3-1'), reasonCode: MALFORMED_PACKET,
     });

@@ -49,6 +49,14 @@ export class EncodeCtx {
     return v;
   }
 
+  /** A Packet Identifier: 1..65535 when validating (0 only on purpose, with validate off). */
+  packetId(v: unknown, statement?: string): number {
+    if (this.validate && v === 0) {
+      throw this.error('PACKET_ID_ZERO', 'packetId', 'Packet Identifier must be non-zero', statement, this.version === 5 ? '2.2.1' : '2.3.1');
+    }
+    return this.int('packetId', v, 0, 0xffff);
+  }
+
   /** Rejects 5.0-only fields on a 3.1.1 packet rather than dropping them silently. */
   noV5(field: string, v: unknown): void {
     if (this.version === 4 && v !== undefined) throw this.error('VALUE_OUT_OF_RANGE', field, 'exists only in MQTT 5.0; this packet is being encoded as 3.1.1');

@@ -14,6 +14,8 @@ import { allocPacket, EncodeCtx, writeU16, type EncodeOptions } from '../wire.js
 type AckType = 'puback' | 'pubrec' | 'pubrel' | 'pubcomp';
 const BYTE1: Record<AckType, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
 const SECTION: Record<AckType, string> = { puback: '3.4', pubrec: '3.5', pubrel: '3.6', pubcomp: '3.7' };
+/** 5.0: each ack uses only its own reason-code table. */
+const RC_STATEMENT: Record<AckType, string> = { puback: 'MQTT-3.4.2-1', pubrec: 'MQTT-3.5.2-1', pubrel: 'MQTT-3.6.2-1', pubcomp: 'MQTT-3.7.2-1' };
 
 export function decodeAck<T extends AckType>(r: Reader, type: T): AckPacket<T> {
   const packetId = r.u16('packetId');
@@ -23,7 +25,7 @@ export function decodeAck<T extends AckType>(r: Reader, type: T): AckPacket<T> {
     // Reason Code and Property Length may be omitted (§3.4.2.1, §3.4.2.2).
     packet.reasonCode = r.remaining() > 0 ? r.u8('reasonCode') : 0;
     if (!isReasonCodeAllowed(type, packet.reasonCode)) {
-      throw r.error('INVALID_REASON_CODE', `0x${packet.reasonCode.toString(16)} is not a ${type.toUpperCase()} reason code`, 'reasonCode', { section: `${SECTION[type]}.2.1`, reasonCode: PROTOCOL_ERROR });
+      throw r.error('INVALID_REASON_CODE', `0x${packet.reasonCode.toString(16)} is not a ${type.toUpperCase()} reason code`, 'reasonCode', { statement: RC_STATEMENT[type], reasonCode: PROTOCOL_ERROR });
     }
     if (r.remaining() > 0) {
       const props = readProperties(r, type);
@@ -36,7 +38,7 @@ export function decodeAck<T extends AckType>(r: Reader, type: T): AckPacket<T> {
 
 export function encodeAck(p: AckPacket<AckType>, version: ProtocolVersion, opts?: EncodeOptions): Buffer {
   const ctx = new EncodeCtx(version, p.type, opts?.validate !== false);
-  const packetId = ctx.int('packetId', p.packetId, ctx.validate ? 1 : 0, 0xffff);
+  const packetId = ctx.packetId(p.packetId);
   if (version === 4) {
     ctx.noV5('reasonCode', p.reasonCode);
     ctx.noV5('properties', p.properties);
@@ -45,7 +47,7 @@ export function encodeAck(p: AckPacket<AckType>, version: ProtocolVersion, opts?
     return buf;
   }
   const rc = ctx.int('reasonCode', p.reasonCode ?? 0, 0, 0xff);
-  if (ctx.validate && !isReasonCodeAllowed(p.type, rc)) throw ctx.error('INVALID_REASON_CODE', 'reasonCode', `0x${rc.toString(16)} is not a ${p.type.toUpperCase()} reason code`, undefined, `${SECTION[p.type]}.2.1`);
+  if (ctx.validate && !isReasonCodeAllowed(p.type, rc)) throw ctx.error('INVALID_REASON_CODE', 'reasonCode', `0x${rc.toString(16)} is not a ${p.type.toUpperCase()} reason code`, RC_STATEMENT[p.type]);
   const propsLen = propertiesSize(p.properties, p.type, ctx);
   const remaining = propsLen > 0 ? 3 + varintSize(propsLen) + propsLen : rc !== 0 ? 3 : 2;
   const [buf, start] = allocPacket(BYTE1[p.type], remaining, ctx);

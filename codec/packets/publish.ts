@@ -65,7 +65,7 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion, opts?:
   const payload = p.payload;
   if (!(payload instanceof Uint8Array)) throw ctx.error('VALUE_OUT_OF_RANGE', 'payload', 'must be a Buffer');
   let packetId = 0;
-  if (qos > 0) packetId = ctx.int('packetId', p.packetId, ctx.validate ? 1 : 0, 0xffff);
+  if (qos > 0) packetId = ctx.packetId(p.packetId, stmt(version, 'MQTT-2.3.1-1', 'MQTT-2.2.1-3'));
   if (ctx.validate) {
     if (p.dup && qos === 0) throw ctx.error('DUP_WITH_QOS0', 'dup', 'DUP must be 0 on a QoS 0 PUBLISH', 'MQTT-3.3.1-2');
     if (!(topicLen === 0 && version === 5 && p.properties?.topicAlias !== undefined)) assertTopicName(p.topic, version, 'publish', 'topic');

@@ -30,7 +30,7 @@ export function decodeSuback(r: Reader, type: 'suback' | 'unsuback' = 'suback'):
     const rc = r.u8(`reasonCodes[${reasonCodes.length}]`);
     if (!codeAllowed(type, v, rc)) {
       throw r.error('INVALID_REASON_CODE', `0x${rc.toString(16)} is not a ${type.toUpperCase()} ${v === 5 ? 'reason' : 'return'} code`, `reasonCodes[${reasonCodes.length}]`, {
-        statement: type === 'suback' && v === 4 ? 'MQTT-3.9.3-2' : undefined, section: `${section}.3`, reasonCode: PROTOCOL_ERROR,
+        statement: type === 'suback' ? 'MQTT-3.9.3-2' : v === 5 ? 'MQTT-3.11.3-2' : undefined, section: `${section}.3`, reasonCode: PROTOCOL_ERROR,
       });
     }
     reasonCodes.push(rc);
@@ -44,7 +44,7 @@ export function decodeSuback(r: Reader, type: 'suback' | 'unsuback' = 'suback'):
 export function encodeSuback(p: SubackPacket | UnsubackPacket, version: ProtocolVersion, opts?: EncodeOptions): Buffer {
   const ctx = new EncodeCtx(version, p.type, opts?.validate !== false);
   const byte1 = p.type === 'suback' ? 0x90 : 0xb0;
-  const packetId = ctx.int('packetId', p.packetId, ctx.validate ? 1 : 0, 0xffff);
+  const packetId = ctx.packetId(p.packetId);
   if (p.type === 'unsuback' && version === 4) {
     ctx.noV5('reasonCodes', p.reasonCodes);
     ctx.noV5('properties', p.properties);

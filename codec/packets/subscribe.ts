@@ -60,7 +60,7 @@ function optionsByte(s: Subscription, version: ProtocolVersion, ctx: EncodeCtx, 
 
 export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion, opts?: EncodeOptions): Buffer {
   const ctx = new EncodeCtx(version, 'subscribe', opts?.validate !== false);
-  const packetId = ctx.int('packetId', p.packetId, ctx.validate ? 1 : 0, 0xffff);
+  const packetId = ctx.packetId(p.packetId, stmt(version, 'MQTT-2.3.1-1', 'MQTT-2.2.1-3'));
   if (!Array.isArray(p.subscriptions)) throw ctx.error('VALUE_OUT_OF_RANGE', 'subscriptions', 'must be an array');
   if (ctx.validate && p.subscriptions.length === 0) throw ctx.error('EMPTY_SUBSCRIBE', 'subscriptions', 'needs at least one Topic Filter', stmt(version, 'MQTT-3.8.3-3', 'MQTT-3.8.3-2'));
   let remaining = 2;

@@ -31,7 +31,7 @@ export function decodeUnsubscribe(r: Reader): UnsubscribePacket {
 
 export function encodeUnsubscribe(p: UnsubscribePacket, version: ProtocolVersion, opts?: EncodeOptions): Buffer {
   const ctx = new EncodeCtx(version, 'unsubscribe', opts?.validate !== false);
-  const packetId = ctx.int('packetId', p.packetId, ctx.validate ? 1 : 0, 0xffff);
+  const packetId = ctx.packetId(p.packetId, stmt(version, 'MQTT-2.3.1-1', 'MQTT-2.2.1-3'));
   if (!Array.isArray(p.topicFilters)) throw ctx.error('VALUE_OUT_OF_RANGE', 'topicFilters', 'must be an array');
   if (ctx.validate && p.topicFilters.length === 0) throw ctx.error('EMPTY_UNSUBSCRIBE', 'topicFilters', 'needs at least one Topic Filter', 'MQTT-3.10.3-2');
   let remaining = 2;
