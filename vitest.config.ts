@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['{codec,spec,reference-broker,harness,suites,scenarios,reports,cli}/**/*.test.ts'],
-    exclude: ['node_modules', 'dist', 'out'],
+    // *.browser.test.ts drive a real browser: `npm run test:browser` (vitest.browser.config.ts).
+    exclude: ['node_modules', 'dist', 'out', '**/*.browser.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
   },
