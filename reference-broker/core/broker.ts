@@ -10,7 +10,7 @@ import { Connection } from './connection.js';
 import { type DeliveryContext, drain, enqueue, resume } from './delivery.js';
 import type { Link } from './link.js';
 import type { AppMessage } from './message.js';
-import { type BrokerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type BrokerOptions, type ClientInfo, type ResolvedOptions, resolveOptions } from './options.js';
 import { RetainedStore } from './retained-store.js';
 import { Router } from './router.js';
 import { type Outbound, Session } from './session.js';
@@ -58,10 +58,12 @@ export class Broker {
 
   /** A new network connection. The listener feeds it bytes (onData) and tells it when the link closes (onClosed). */
   accept(link: Link): Connection {
+    const conn = new Connection(this, link);
     if (this.closing) {
       link.destroy();
+      conn.close('server shutting down'); // a closed Connection ignores whatever it is fed
+      return conn;
     }
-    const conn = new Connection(this, link);
     this.connections.add(conn);
     this.stats.connectionsTotal++;
     return conn;
@@ -142,8 +144,10 @@ export class Broker {
     this.open--;
     session.connection = undefined;
     this.opts.logger.info('client disconnected', { clientId: session.clientId, why });
-    const will = conn.will;
+    let will = conn.will;
     conn.will = undefined;
+    // The Will goes out under this client's identity: authorize it while that identity is known.
+    if (will && conn.info && !this.willAuthorized(conn.info, will.msg)) will = undefined;
     if (session.expiryInterval === 0 || this.closing) {
       if (will && !this.closing) session.will = will;
       this.endSession(session);
@@ -171,11 +175,20 @@ export class Broker {
     }
   }
 
-  private publishWill(msg: AppMessage): void {
+  private willAuthorized(info: ClientInfo, msg: AppMessage): boolean {
     const authorize = this.opts.hooks.authorizePublish;
-    const session = msg.origin !== undefined ? this.sessions.get(msg.origin) : undefined;
-    const conn = session?.connection as Connection | undefined;
-    if (authorize && conn?.info && !authorize(conn.info, msg.topic, msg.qos, msg.retain)) return;
+    if (!authorize) return true;
+    try {
+      if (authorize(info, msg.topic, msg.qos, msg.retain)) return true;
+    } catch (e) {
+      this.opts.logger.error('authorizePublish hook threw', { clientId: info.clientId, topic: msg.topic, error: String(e) });
+    }
+    this.stats.denied++;
+    this.opts.logger.info('Will denied', { clientId: info.clientId, username: info.username, topic: msg.topic });
+    return false;
+  }
+
+  private publishWill(msg: AppMessage): void {
     const mei = msg.properties?.messageExpiryInterval;
     this.opts.logger.info('publishing Will', { clientId: msg.origin, topic: msg.topic });
     this.publish({ ...msg, expiresAt: mei !== undefined ? this.clock.now() + mei * 1000 : undefined });

@@ -155,8 +155,7 @@ function accept(conn: Connection, p: ConnectPacket, info: ClientInfo, assigned: 
     clientId: info.clientId, username: info.username, version: p.protocolVersion === 5 ? '5.0' : '3.1.1',
     transport: info.transport, clean: p.clean, sessionPresent: present, keepAlive,
   });
-  conn.opened();
-  broker.resume(session);
+  conn.opened(); // resumes the session: in-flight resent, queue drained
 }
 
 /** Will Properties become the PUBLISH properties of the Will Message (5.0 §3.1.3.2), minus the delay. */

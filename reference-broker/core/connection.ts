@@ -38,6 +38,8 @@ export class Connection {
   connectSessionExpiry = 0;
   inboundAliases: Map<number, string> | undefined;
   outboundAliases: Map<string, number> | undefined;
+  /** In-flight PUBLISHes of a resumed session still to be resent here once the client's window has room. */
+  deferredResends: Set<number> | undefined;
   /** The Will of this connection until it closes. Cleared by a normal DISCONNECT. */
   will: PendingWill | undefined;
   /** Packets that arrived while an asynchronous authentication was running. */
@@ -95,8 +97,7 @@ export class Connection {
         this.close('first packet is not CONNECT'); // [MQTT-3.1.0-1]
         return;
       }
-      this.connectTimer?.cancel();
-      handleConnect(this, p);
+      handleConnect(this, p); // the connect timer runs on through an asynchronous authentication
       return;
     }
     switch (p.type) {
@@ -115,10 +116,17 @@ export class Connection {
     }
   };
 
-  /** Called by the CONNECT flow once authentication settles. */
+  /**
+   * Called by the CONNECT flow after the CONNACK: resends the resumed session's
+   * in-flight messages [MQTT-4.4.0-1], then runs the packets that arrived during
+   * an asynchronous authentication (resuming after them would send what they
+   * produce twice, and out of order).
+   */
   opened(): void {
     this.state = 'open';
+    this.connectTimer?.cancel();
     this.armKeepAlive();
+    if (this.session) this.broker.resume(this.session);
     const held = this.held;
     this.held = undefined;
     if (held) for (const p of held) this.dispatch(p);
@@ -131,7 +139,13 @@ export class Connection {
   /** Encodes and writes one packet; false when it was too large for the client [MQTT-3.1.2-24]. */
   send(p: Packet): boolean {
     if (this.state === 'closed') return false;
-    const bytes = encode(p, this.version ?? 4);
+    let bytes = encode(p, this.version ?? 4);
+    const props: AllProperties | undefined = p.type !== 'publish' && 'properties' in p ? p.properties : undefined;
+    if (bytes.length > this.clientMaxPacketSize && props && (props.reasonString !== undefined || props.userProperties !== undefined)) {
+      // Leave out Reason String and User Properties rather than exceed the client's limit [MQTT-3.2.2-19, MQTT-3.2.2-20, MQTT-3.14.2-3, MQTT-3.14.2-4].
+      const { reasonString: _r, userProperties: _u, ...rest } = props;
+      bytes = encode({ ...p, properties: Object.keys(rest).length > 0 ? rest : undefined } as Packet, this.version ?? 4);
+    }
     if (bytes.length > this.clientMaxPacketSize) return false;
     this.write(bytes);
     return true;
@@ -200,8 +214,9 @@ export class Connection {
       }
       if (this.session) this.session.expiryInterval = this.broker.capSessionExpiry(sessionExpiry);
     }
-    // A normal DISCONNECT deletes the Will [MQTT-3.1.2-10 / 3.1.1 MQTT-3.1.2-10]; 0x04 keeps it (5.0).
-    if (reasonCode !== 0x04) this.will = undefined;
+    // Only a normal DISCONNECT (0x00; every 3.1.1 DISCONNECT) deletes the Will [MQTT-3.1.2-10, MQTT-3.14.4-3];
+    // 0x04 and the error codes keep it, so it is published (5.0 §3.14.2.1).
+    if (reasonCode === 0x00) this.will = undefined;
     this.close('client disconnected');
   }
 

@@ -82,6 +82,19 @@ export function drain(ctx: DeliveryContext, session: Session): void {
   if (!conn) return;
   const max = windowSize(conn, ctx);
   const now = ctx.now();
+  const deferred = conn.deferredResends;
+  if (deferred) {
+    // Resends first, in order, each when the window has room [MQTT-4.4.0-1, MQTT-3.3.4-9].
+    for (const id of deferred) if (session.inflight.get(id)?.phase !== 'publish') deferred.delete(id); // acknowledged meanwhile
+    for (const id of deferred) {
+      if (session.inflight.size - deferred.size >= max || conn.link.bufferedBytes() > ctx.maxWriteBuffer) break;
+      deferred.delete(id);
+      const out = session.inflight.get(id)!;
+      if (!sendPublish(conn, out, true, ctx)) session.inflight.delete(id);
+    }
+    if (deferred.size > 0) return;
+    conn.deferredResends = undefined;
+  }
   while (session.queue.length > 0 && session.inflight.size < max && conn.link.bufferedBytes() <= ctx.maxWriteBuffer) {
     const out = session.queue.shift()!;
     if (expired(out, now)) continue; // [MQTT-3.3.2-5]
@@ -89,14 +102,26 @@ export function drain(ctx: DeliveryContext, session: Session): void {
   }
 }
 
-/** After CONNACK on a resumed session: resend in-flight PUBLISH (DUP) and PUBREL in order, then the queue. */
+/**
+ * After CONNACK on a resumed session: resend in-flight PUBLISH (DUP) and PUBREL
+ * in order, then the queue. PUBLISHes beyond the client's (new) window wait
+ * for room [MQTT-3.3.4-9]; PUBRELs are never held back [MQTT-3.3.4-10] but
+ * keep their slot until PUBCOMP.
+ */
 export function resume(ctx: DeliveryContext, session: Session): void {
   const conn = liveConnection(session);
   if (!conn) return;
+  const max = windowSize(conn, ctx);
+  let used = 0;
   for (const out of [...session.inflight.values()]) {
     if (out.phase === 'pubrel') {
       conn.send({ type: 'pubrel', packetId: out.packetId, reasonCode: conn.version === 5 ? 0 : undefined });
-    } else if (!sendPublish(conn, out, true, ctx)) {
+      used++;
+    } else if (used >= max) {
+      (conn.deferredResends ??= new Set()).add(out.packetId);
+    } else if (sendPublish(conn, out, true, ctx)) {
+      used++;
+    } else {
       session.inflight.delete(out.packetId);
     }
   }

@@ -68,7 +68,18 @@ export function handlePublish(conn: Connection, p: PublishPacket): void {
 
   const info = conn.info!;
   const authorize = opts.hooks.authorizePublish;
-  if (authorize && !authorize(info, topic, p.qos, p.retain)) {
+  let allowed = true;
+  if (authorize) {
+    try {
+      allowed = authorize(info, topic, p.qos, p.retain);
+    } catch (e) {
+      // A transient error: close this connection (the client resends) instead of throwing out of onData [3.1.1 MQTT-4.8.0-2].
+      opts.logger.error('authorizePublish hook threw', { clientId: info.clientId, topic, error: String(e) });
+      conn.protocolError('authorization failed internally', 0x83);
+      return;
+    }
+  }
+  if (!allowed) {
     opts.logger.info('PUBLISH denied', { clientId: info.clientId, username: info.username, topic });
     broker.stats.denied++;
     // 5.0: negative ack; 3.1.1 has none, so a positive ack per the normal QoS rules [3.1.1 MQTT-3.3.5-2].

@@ -34,7 +34,18 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
     }
     if (!opts.wildcardSubscriptions && hasWildcard(filter)) { codes.push(v5 ? 0xa2 : 0x80); continue; }
     const authorize = opts.hooks.authorizeSubscribe;
-    if (authorize && !authorize(conn.info!, s.topicFilter, s.qos)) {
+    let allowed = true;
+    if (authorize) {
+      try {
+        allowed = authorize(conn.info!, s.topicFilter, s.qos);
+      } catch (e) {
+        // A transient error: close this connection instead of throwing out of onData [3.1.1 MQTT-4.8.0-2].
+        opts.logger.error('authorizeSubscribe hook threw', { clientId: session.clientId, filter: s.topicFilter, error: String(e) });
+        conn.protocolError('authorization failed internally', 0x83);
+        return;
+      }
+    }
+    if (!allowed) {
       opts.logger.info('SUBSCRIBE denied', { clientId: session.clientId, username: conn.info!.username, filter: s.topicFilter });
       broker.stats.denied++;
       codes.push(v5 ? 0x87 : 0x80);
