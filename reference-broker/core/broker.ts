@@ -9,7 +9,7 @@ import { type Clock, systemClock } from './clock.js';
 import { Connection } from './connection.js';
 import { type DeliveryContext, drain, enqueue, resume } from './delivery.js';
 import type { Link } from './link.js';
-import type { AppMessage } from './message.js';
+import { type AppMessage, ownMessage } from './message.js';
 import { type BrokerOptions, type ClientInfo, type ResolvedOptions, resolveOptions } from './options.js';
 import { RetainedStore } from './retained-store.js';
 import { Router } from './router.js';
@@ -23,6 +23,8 @@ export interface BrokerStats {
   bytesOut: number;
   dropped: number;
   denied: number;
+  /** Broker bugs caught at the listener edge (should stay 0). */
+  internalErrors: number;
 }
 
 export class Broker {
@@ -32,7 +34,7 @@ export class Broker {
   readonly router = new Router();
   readonly retained = new RetainedStore();
   readonly connections = new Set<Connection>();
-  readonly stats: BrokerStats = { connectionsTotal: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, denied: 0 };
+  readonly stats: BrokerStats = { connectionsTotal: 0, messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, dropped: 0, denied: 0, internalErrors: 0 };
   private readonly delivery: DeliveryContext;
   private open = 0;
   private closing = false;
@@ -198,13 +200,7 @@ export class Broker {
   publish(msg: AppMessage): number {
     this.stats.messagesIn++;
     if (msg.retain) {
-      if (msg.payload.length > 0) {
-        const owned = msg as AppMessage & { owned?: boolean };
-        if (!owned.owned) {
-          msg.payload = Buffer.from(msg.payload);
-          owned.owned = true;
-        }
-      }
+      if (msg.payload.length > 0) ownMessage(msg);
       this.retained.set(msg);
     }
     return this.router.route(msg, isConnected, (d) => {

@@ -76,6 +76,27 @@ export class Connection {
     }
   }
 
+  /**
+   * Like onData, for listeners: a bug in the broker (anything but a codec
+   * error) is logged and closes this connection only, never the process.
+   * The core's own tests call onData, so such bugs still fail them.
+   */
+  onDataGuarded(chunk: Buffer): void {
+    try {
+      this.onData(chunk);
+    } catch (e) {
+      this.broker.stats.internalErrors++;
+      this.broker.opts.logger.error('internal error while handling a packet; closing the connection', {
+        clientId: this.info?.clientId, error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
+      try {
+        this.protocolError('internal error', 0x83);
+      } catch {
+        this.link.destroy();
+      }
+    }
+  }
+
   /** The link closed (peer, network error or our own close). */
   onClosed(): void {
     this.close('connection lost');

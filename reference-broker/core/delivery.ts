@@ -8,6 +8,7 @@
  */
 import { encode, type PublishPacket, type PublishProperties } from '../../codec/index.js';
 import type { Connection } from './connection.js';
+import { ownMessage } from './message.js';
 import type { Outbound, Session } from './session.js';
 
 export interface DeliveryContext {
@@ -34,11 +35,7 @@ function expired(out: Outbound, now: number): boolean {
 
 /** Takes the payload out of the socket chunk it arrived in before the message is held for long. */
 function own(out: Outbound): void {
-  const m = out.msg as { payload: Buffer; owned?: boolean };
-  if (!m.owned) {
-    m.payload = Buffer.from(m.payload);
-    m.owned = true;
-  }
+  ownMessage(out.msg);
 }
 
 export function enqueue(ctx: DeliveryContext, session: Session, out: Outbound): void {

@@ -21,3 +21,17 @@ export function forwardedProperties(p: PublishProperties | undefined): PublishPr
   const { topicAlias: _a, subscriptionIdentifiers: _s, ...rest } = p;
   return Object.keys(rest).length > 0 ? rest : undefined;
 }
+
+/**
+ * Copies the message's buffers out of the socket chunk they were decoded from
+ * (the codec hands out views), before the message is held beyond the current
+ * read: queued, in flight or retained. Idempotent.
+ */
+export function ownMessage(msg: AppMessage): void {
+  const m = msg as AppMessage & { owned?: boolean };
+  if (m.owned) return;
+  m.payload = Buffer.from(m.payload);
+  const cd = m.properties?.correlationData;
+  if (cd !== undefined) m.properties = { ...m.properties, correlationData: Buffer.from(cd) };
+  m.owned = true;
+}

@@ -61,7 +61,7 @@ function firstString(v: string | string[] | undefined): string | undefined {
 export function attachSocket(broker: Broker, socket: Socket, transport: TransportKind, noDelay: boolean): void {
   socket.setNoDelay(noDelay);
   const conn = broker.accept(new SocketLink(socket, transport));
-  socket.on('data', (chunk: Buffer) => conn.onData(chunk));
+  socket.on('data', (chunk: Buffer) => conn.onDataGuarded(chunk));
   socket.on('drain', () => conn.onDrain());
   socket.on('error', () => { /* 'close' follows */ });
   socket.on('close', () => conn.onClosed());

@@ -71,7 +71,7 @@ export function attachWebSocket(broker: Broker, ws: WebSocket, req: IncomingMess
       conn.protocolError('WebSocket text frame', 0x81);
       return;
     }
-    conn.onData(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+    conn.onDataGuarded(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
   });
   ws.on('error', () => { /* 'close' follows */ });
   ws.on('close', () => conn.onClosed());
