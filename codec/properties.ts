@@ -69,6 +69,24 @@ export const PROPERTIES: readonly PropertyDef[] = [
   { id: 0x2a, name: 'sharedSubscriptionAvailable', type: 'byte', contexts: ['connack'], check: zeroOrOne, section: '3.2.2.3.13' },
 ];
 
+const CONTEXTS: readonly PropertyContext[] = [
+  'connect', 'will', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp',
+  'subscribe', 'suback', 'unsubscribe', 'unsuback', 'disconnect', 'auth',
+];
+const CONTEXT_BIT = Object.fromEntries(CONTEXTS.map((c, i) => [c, 1 << i])) as Record<PropertyContext, number>;
+const bits = (cs: readonly PropertyContext[] | undefined): number => (cs ?? []).reduce((m, c) => m | CONTEXT_BIT[c], 0);
+
+/** Decoder's view of a property: placement as bit masks and field names built once (they name errors). */
+interface Compiled {
+  def: PropertyDef;
+  allowed: number;
+  repeatable: number;
+  field: string;
+  nameField: string;
+  valueField: string;
+}
+const COMPILED: (Compiled | undefined)[] = [];
+
 const BY_ID: (PropertyDef | undefined)[] = [];
 const BY_NAME = new Map<string, PropertyDef>();
 const ALLOWED = new Map<PropertyDef, Set<PropertyContext>>();
@@ -78,6 +96,8 @@ for (const d of PROPERTIES) {
   BY_NAME.set(d.name, d);
   ALLOWED.set(d, new Set(d.contexts));
   REPEATABLE.set(d, new Set(d.repeatable ?? []));
+  const field = `properties.${d.name}`;
+  COMPILED[d.id] = { def: d, allowed: bits(d.contexts), repeatable: bits(d.repeatable), field, nameField: `${field}.name`, valueField: `${field}.value` };
 }
 
 export function propertyById(id: number): PropertyDef | undefined {
@@ -105,14 +125,16 @@ export function readProperties(r: Reader, ctx: PropertyContext): AllProperties |
   const outerEnd = r.end;
   r.end = end;
   const props: Mutable = {};
+  const ctxBit = CONTEXT_BIT[ctx];
   while (r.pos < end) {
     const id = r.varint('properties.identifier');
-    const def = BY_ID[id];
-    if (!def) {
+    const c = COMPILED[id];
+    if (!c) {
       throw r.error('UNKNOWN_PROPERTY', `unknown property identifier 0x${id.toString(16)}`, 'properties', { section: '2.2.2.2', reasonCode: MALFORMED_PACKET });
     }
-    const field = `properties.${def.name}`;
-    if (!ALLOWED.get(def)!.has(ctx)) {
+    const def = c.def;
+    const field = c.field;
+    if ((c.allowed & ctxBit) === 0) {
       throw r.error('PROPERTY_NOT_ALLOWED', `${def.name} (0x${id.toString(16)}) may not appear in ${ctx}`, field, { section: '2.2.2.2', reasonCode: MALFORMED_PACKET });
     }
     let value: unknown;
@@ -123,7 +145,7 @@ export function readProperties(r: Reader, ctx: PropertyContext): AllProperties |
       case 'varint': value = r.varint(field); break;
       case 'utf8': value = r.utf8(field); break;
       case 'binary': value = r.binary(field); break;
-      case 'pair': value = [r.utf8(`${field}.name`), r.utf8(`${field}.value`)]; break;
+      case 'pair': value = [r.utf8(c.nameField), r.utf8(c.valueField)]; break;
     }
     if (def.check && typeof value === 'number') {
       const bad = def.check(value);
@@ -133,7 +155,7 @@ export function readProperties(r: Reader, ctx: PropertyContext): AllProperties |
     if (def.type === 'pair' || def.name === 'subscriptionIdentifiers') {
       const list = props[key] as unknown[] | undefined;
       if (list === undefined) props[key] = [value];
-      else if (REPEATABLE.get(def)!.has(ctx)) list.push(value);
+      else if ((c.repeatable & ctxBit) !== 0) list.push(value);
       else throw r.error('DUPLICATE_PROPERTY', `${def.name} appears more than once`, field, { section: def.section, reasonCode: PROTOCOL_ERROR });
     } else if (props[key] !== undefined) {
       throw r.error('DUPLICATE_PROPERTY', `${def.name} appears more than once`, field, { section: def.section, reasonCode: PROTOCOL_ERROR });

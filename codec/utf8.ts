@@ -7,6 +7,9 @@
 import type { ProtocolVersion } from './constants.js';
 import { MqttCodecError, stmt } from './errors.js';
 
+/** Buffer's native latin1 slice (public on Buffer in Node, missing from @types/node). */
+type LatinSlicer = Buffer & { latin1Slice(start: number, end: number): string };
+
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export interface StringContext {
@@ -23,7 +26,9 @@ export function decodeUtf8(buf: Buffer, start: number, end: number, ctx: StringC
     if (b === 0) throw nullChar(ctx);
     if (b >= 0x80) { ascii = false; break; }
   }
-  if (ascii) return end - start < 24 ? asciiSlice(buf, start, end) : buf.toString('latin1', start, end);
+  // Short strings: a JS loop beats the native call; longer ones: the native slice, which also
+  // yields a flat string (concatenated ones are flattened later, at the first lookup).
+  if (ascii) return end - start < 10 ? asciiSlice(buf, start, end) : (buf as LatinSlicer).latin1Slice(start, end);
   let s: string;
   try {
     s = fatalDecoder.decode(buf.subarray(start, end));

@@ -61,14 +61,16 @@ export function decodePublish(r: Reader, flags: number): PublishPacket {
 export function encodePublish(p: PublishPacket, version: ProtocolVersion, opts?: EncodeOptions): Buffer {
   const ctx = new EncodeCtx(version, 'publish', opts?.validate !== false);
   const qos = ctx.int('qos', p.qos, 0, 2);
-  const topicLen = ctx.str('topic', p.topic);
+  // One pass for the usual case, a plain ASCII topic with no wildcard; anything else takes the checked path.
+  const fast = ctx.validate ? plainAsciiTopicLength(p.topic) : -1;
+  const topicLen = fast >= 0 ? fast : ctx.str('topic', p.topic);
   const payload = p.payload;
   if (!(payload instanceof Uint8Array)) throw ctx.error('VALUE_OUT_OF_RANGE', 'payload', 'must be a Buffer');
   let packetId = 0;
   if (qos > 0) packetId = ctx.packetId(p.packetId, stmt(version, 'MQTT-2.3.1-1', 'MQTT-2.2.1-3'));
   if (ctx.validate) {
     if (p.dup && qos === 0) throw ctx.error('DUP_WITH_QOS0', 'dup', 'DUP must be 0 on a QoS 0 PUBLISH', 'MQTT-3.3.1-2');
-    if (!(topicLen === 0 && version === 5 && p.properties?.topicAlias !== undefined)) assertTopicName(p.topic, version, 'publish', 'topic');
+    if (fast < 0 && !(topicLen === 0 && version === 5 && p.properties?.topicAlias !== undefined)) assertTopicName(p.topic, version, 'publish', 'topic');
     const rt = p.properties?.responseTopic;
     if (version === 5 && typeof rt === 'string') {
       const bad = topicNameProblem(rt, 5);
@@ -89,4 +91,16 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion, opts?:
   if (version === 5) o = writeProperties(buf, o, p.properties, propsLen);
   buf.set(payload, o);
   return buf;
+}
+
+/** Length of a non-empty topic made only of ASCII other than NUL, '+' and '#' (so valid as is), or -1. */
+function plainAsciiTopicLength(topic: unknown): number {
+  if (typeof topic !== 'string') return -1;
+  const n = topic.length;
+  if (n === 0 || n > 0xffff) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0 || c >= 0x80 || c === 0x2b || c === 0x23) return -1;
+  }
+  return n;
 }

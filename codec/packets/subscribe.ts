@@ -8,6 +8,18 @@ import type { RetainHandling, SubscribePacket, Subscription } from '../types.js'
 import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, writeStr, writeU16, type EncodeOptions } from '../wire.js';
 
+/** Field names per subscription index, built once: they only name errors, so they must cost nothing per packet. */
+interface SubFields { base: string; topicFilter: string; options: string; qos: string; retainHandling: string; noLocal: string }
+const FIELDS: SubFields[] = [];
+function fields(i: number): SubFields {
+  let f = FIELDS[i];
+  if (!f) {
+    const base = `subscriptions[${i}]`;
+    f = FIELDS[i] = { base, topicFilter: `${base}.topicFilter`, options: `${base}.options`, qos: `${base}.qos`, retainHandling: `${base}.retainHandling`, noLocal: `${base}.noLocal` };
+  }
+  return f;
+}
+
 export function decodeSubscribe(r: Reader): SubscribePacket {
   const v = r.version!;
   const packetId = r.u16('packetId');
@@ -19,24 +31,24 @@ export function decodeSubscribe(r: Reader): SubscribePacket {
   }
   while (r.remaining() > 0) {
     const i = packet.subscriptions.length;
-    const field = `subscriptions[${i}]`;
-    const topicFilter = r.utf8(`${field}.topicFilter`);
-    const o = r.u8(`${field}.options`);
+    const f = fields(i);
+    const topicFilter = r.utf8(f.topicFilter);
+    const o = r.u8(f.options);
     const qos = o & 3;
     if (v === 4) {
-      if (o & 0xfc) throw r.error('SUBSCRIPTION_OPTIONS_RESERVED', `reserved bits 7-2 of the requested QoS byte are 0x${(o & 0xfc).toString(16)}`, `${field}.options`, { statement: 'MQTT-3.8.3-4' });
-      if (qos === 3) throw r.error('INVALID_QOS', 'requested QoS is 3', `${field}.qos`, { statement: 'MQTT-3.8.3-4' });
-      assertTopicFilter(topicFilter, v, 'subscribe', `${field}.topicFilter`);
+      if (o & 0xfc) throw r.error('SUBSCRIPTION_OPTIONS_RESERVED', `reserved bits 7-2 of the requested QoS byte are 0x${(o & 0xfc).toString(16)}`, f.options, { statement: 'MQTT-3.8.3-4' });
+      if (qos === 3) throw r.error('INVALID_QOS', 'requested QoS is 3', f.qos, { statement: 'MQTT-3.8.3-4' });
+      assertTopicFilter(topicFilter, v, 'subscribe', f.topicFilter);
       packet.subscriptions.push({ topicFilter, qos: qos as QoS });
       continue;
     }
-    if (o & 0xc0) throw r.error('SUBSCRIPTION_OPTIONS_RESERVED', `reserved bits 7-6 of the Subscription Options are 0x${(o & 0xc0).toString(16)}`, `${field}.options`, { statement: 'MQTT-3.8.3-5' });
-    if (qos === 3) throw r.error('INVALID_QOS', 'Maximum QoS is 3', `${field}.qos`, { section: '3.8.3.1', reasonCode: PROTOCOL_ERROR });
+    if (o & 0xc0) throw r.error('SUBSCRIPTION_OPTIONS_RESERVED', `reserved bits 7-6 of the Subscription Options are 0x${(o & 0xc0).toString(16)}`, f.options, { statement: 'MQTT-3.8.3-5' });
+    if (qos === 3) throw r.error('INVALID_QOS', 'Maximum QoS is 3', f.qos, { section: '3.8.3.1', reasonCode: PROTOCOL_ERROR });
     const retainHandling = (o >> 4) & 3;
-    if (retainHandling === 3) throw r.error('RETAIN_HANDLING_INVALID', 'Retain Handling is 3', `${field}.retainHandling`, { section: '3.8.3.1', reasonCode: PROTOCOL_ERROR });
-    assertTopicFilter(topicFilter, v, 'subscribe', `${field}.topicFilter`);
+    if (retainHandling === 3) throw r.error('RETAIN_HANDLING_INVALID', 'Retain Handling is 3', f.retainHandling, { section: '3.8.3.1', reasonCode: PROTOCOL_ERROR });
+    assertTopicFilter(topicFilter, v, 'subscribe', f.topicFilter);
     const noLocal = (o & 4) !== 0;
-    if (noLocal && isSharedFilter(topicFilter)) throw r.error('NO_LOCAL_ON_SHARED', 'No Local is 1 on a Shared Subscription', `${field}.noLocal`, { statement: 'MQTT-3.8.3-4', reasonCode: PROTOCOL_ERROR });
+    if (noLocal && isSharedFilter(topicFilter)) throw r.error('NO_LOCAL_ON_SHARED', 'No Local is 1 on a Shared Subscription', f.noLocal, { statement: 'MQTT-3.8.3-4', reasonCode: PROTOCOL_ERROR });
     packet.subscriptions.push({ topicFilter, qos: qos as QoS, noLocal, retainAsPublished: (o & 8) !== 0, retainHandling: retainHandling as RetainHandling });
   }
   if (packet.subscriptions.length === 0) {
