@@ -11,7 +11,7 @@ export {
 } from './listeners/start.js';
 export { generateDevCerts, readTlsMaterial, type DevCertFiles, type DevCertOptions } from './tls/dev-certs.js';
 export { composeHooks, anonymousAllowed, type AuthPolicy } from './auth/hooks.js';
-export { hashPassword, verifyPassword, readPasswordFile, parsePasswordFile, writeUser, passwordAuthenticator, PasswordFileError } from './auth/password-file.js';
+export { hashPassword, formatHash, verifyPassword, readPasswordFile, parsePasswordFile, writeUser, passwordAuthenticator, PasswordFileError } from './auth/password-file.js';
 export { parseAclFile, readAclFile, aclHooks, filterCovers, filtersIntersect, AclFileError, type Acl, type AclRule } from './auth/acl-file.js';
 export { certificateUsername, certificateAuthenticator } from './auth/client-cert.js';
 export { validateConfig, readConfigFile, loadConfig, ConfigError, type BrokerConfig } from './config.js';
