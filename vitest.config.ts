@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['{codec,spec,reference-broker,harness,suites,scenarios,reports,cli}/**/*.test.ts'],
+    include: ['{codec,spec,results,reference-broker,harness,suites,scenarios,reports,cli}/**/*.test.ts'],
     // *.browser.test.ts drive a real browser: `npm run test:browser` (vitest.browser.config.ts).
     exclude: ['node_modules', 'dist', 'out', '**/*.browser.test.ts'],
     testTimeout: 20_000,
