@@ -170,6 +170,20 @@ export function readProperties(r: Reader, ctx: PropertyContext): AllProperties |
   return props as AllProperties;
 }
 
+/** Length of the properties' content for a packet being encoded; in 3.1.1 there are none (and none may be given). */
+export function propertiesLength(props: AllProperties | undefined, pctx: PropertyContext, ctx: EncodeCtx): number {
+  if (ctx.version === 4) {
+    ctx.noV5(pctx === 'will' ? 'will.properties' : 'properties', props);
+    return 0;
+  }
+  return propertiesSize(props, pctx, ctx);
+}
+
+/** Bytes taken by Property Length plus properties of content length `len`: nothing in 3.1.1. */
+export function propertiesBlockSize(len: number, version: 4 | 5): number {
+  return version === 5 ? varintSize(len) + len : 0;
+}
+
 const MAX_BY_TYPE: Record<'byte' | 'u16' | 'u32' | 'varint', number> = { byte: 0xff, u16: 0xffff, u32: 0xffffffff, varint: MAX_VARINT };
 const FIXED_SIZE: Record<'byte' | 'u16' | 'u32', number> = { byte: 1, u16: 2, u32: 4 };
 

@@ -1,11 +1,10 @@
 /** CONNACK (3.1.1 §3.2, 5.0 §3.2). */
 import type { ProtocolVersion } from '../constants.js';
 import { PROTOCOL_ERROR, stmt } from '../errors.js';
-import { propertiesSize, readProperties, writeProperties } from '../properties.js';
+import { propertiesBlockSize, propertiesLength, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { CONNACK_RETURN_CODES_V4, isReasonCodeAllowed } from '../reason-codes.js';
 import type { ConnackPacket } from '../types.js';
-import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, type EncodeOptions } from '../wire.js';
 
 export function decodeConnack(r: Reader): ConnackPacket {
@@ -47,13 +46,8 @@ export function encodeConnack(p: ConnackPacket, version: ProtocolVersion, opts?:
     if (p.sessionPresent && rc !== 0) throw ctx.error('SESSION_PRESENT_WITH_ERROR', 'sessionPresent', 'must be 0 when the code is not 0', stmt(version, 'MQTT-3.2.2-4', 'MQTT-3.2.2-6'));
   }
   let remaining = 2;
-  let propsLen = 0;
-  if (version === 5) {
-    propsLen = propertiesSize(p.properties, 'connack', ctx);
-    remaining += varintSize(propsLen) + propsLen;
-  } else {
-    ctx.noV5('properties', p.properties);
-  }
+  const propsLen = propertiesLength(p.properties, 'connack', ctx);
+  remaining += propertiesBlockSize(propsLen, version);
   const [buf, o] = allocPacket(0x20, remaining, ctx);
   buf[o] = p.sessionPresent ? 1 : 0;
   buf[o + 1] = rc;

@@ -1,11 +1,10 @@
 /** CONNECT (3.1.1 §3.1, 5.0 §3.1). The decoder learns the protocol version from it. */
 import type { ProtocolVersion, QoS } from '../constants.js';
 import { stmt } from '../errors.js';
-import { propertiesSize, readProperties, writeProperties } from '../properties.js';
+import { propertiesBlockSize, propertiesLength, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { assertTopicName } from '../topic.js';
 import type { ConnectPacket, Will } from '../types.js';
-import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, writeBin, writeStr, writeU16, type EncodeOptions } from '../wire.js';
 
 const UNSUPPORTED_PROTOCOL_VERSION = 0x84;
@@ -72,14 +71,9 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion, opts?:
   }
   const keepAlive = ctx.int('keepAlive', p.keepAlive, 0, 0xffff);
   let remaining = 6 + 1 + 1 + 2 + 2 + ctx.str('clientId', p.clientId);
-  let propsLen = 0;
+  const propsLen = propertiesLength(p.properties, 'connect', ctx);
+  remaining += propertiesBlockSize(propsLen, version);
   let willPropsLen = 0;
-  if (version === 5) {
-    propsLen = propertiesSize(p.properties, 'connect', ctx);
-    remaining += varintSize(propsLen) + propsLen;
-  } else {
-    ctx.noV5('properties', p.properties);
-  }
   let flags = p.clean ? 0x02 : 0;
   const will = p.will;
   if (will !== undefined) {
@@ -87,12 +81,8 @@ export function encodeConnect(p: ConnectPacket, version: ProtocolVersion, opts?:
     flags |= 0x04 | (wq << 3) | (will.retain ? 0x20 : 0);
     if (ctx.validate) assertTopicName(will.topic, version, 'connect', 'will.topic');
     remaining += 2 + ctx.str('will.topic', will.topic) + 2 + ctx.bin('will.payload', will.payload);
-    if (version === 5) {
-      willPropsLen = propertiesSize(will.properties, 'will', ctx);
-      remaining += varintSize(willPropsLen) + willPropsLen;
-    } else {
-      ctx.noV5('will.properties', will.properties);
-    }
+    willPropsLen = propertiesLength(will.properties, 'will', ctx);
+    remaining += propertiesBlockSize(willPropsLen, version);
   }
   if (p.username !== undefined) {
     flags |= 0x80;

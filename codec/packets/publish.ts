@@ -1,12 +1,11 @@
 /** PUBLISH (3.1.1 §3.3, 5.0 §3.3). The hot path of every broker: no copies, one pass. */
 import { type ProtocolVersion, type QoS } from '../constants.js';
 import { PROTOCOL_ERROR, stmt } from '../errors.js';
-import { readProperties, propertiesSize, writeProperties } from '../properties.js';
+import { propertiesBlockSize, propertiesLength, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { assertTopicName, topicNameProblem } from '../topic.js';
 import type { PublishPacket } from '../types.js';
 import { decodeUtf8 } from '../utf8.js';
-import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, writeStr, writeU16, type EncodeOptions } from '../wire.js';
 
 export function decodePublish(r: Reader, flags: number): PublishPacket {
@@ -78,13 +77,8 @@ export function encodePublish(p: PublishPacket, version: ProtocolVersion, opts?:
     }
   }
   let remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + payload.length;
-  let propsLen = 0;
-  if (version === 5) {
-    propsLen = propertiesSize(p.properties, 'publish', ctx);
-    remaining += varintSize(propsLen) + propsLen;
-  } else {
-    ctx.noV5('properties', p.properties);
-  }
+  const propsLen = propertiesLength(p.properties, 'publish', ctx);
+  remaining += propertiesBlockSize(propsLen, version);
   const [buf, start] = allocPacket(0x30 | (p.dup ? 8 : 0) | (qos << 1) | (p.retain ? 1 : 0), remaining, ctx);
   let o = writeStr(buf, start, p.topic, topicLen);
   if (qos > 0) o = writeU16(buf, o, packetId);

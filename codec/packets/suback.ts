@@ -1,11 +1,10 @@
 /** SUBACK and UNSUBACK (3.1.1 §3.9, §3.11; 5.0 §3.9, §3.11): Packet Identifier, (5.0) properties, a list of codes. */
 import type { ProtocolVersion } from '../constants.js';
 import { PROTOCOL_ERROR } from '../errors.js';
-import { propertiesSize, readProperties, writeProperties } from '../properties.js';
+import { propertiesBlockSize, propertiesLength, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { isReasonCodeAllowed, SUBACK_RETURN_CODES_V4 } from '../reason-codes.js';
 import type { SubackPacket, UnsubackPacket } from '../types.js';
-import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, writeU16, type EncodeOptions } from '../wire.js';
 
 function codeAllowed(type: 'suback' | 'unsuback', version: ProtocolVersion | undefined, rc: number): boolean {
@@ -60,13 +59,8 @@ export function encodeSuback(p: SubackPacket | UnsubackPacket, version: Protocol
     if (ctx.validate && !codeAllowed(p.type, version, rc)) throw ctx.error('INVALID_REASON_CODE', `reasonCodes[${i}]`, `0x${rc.toString(16)} is not a ${p.type.toUpperCase()} code`);
   });
   let remaining = 2 + codes.length;
-  let propsLen = 0;
-  if (version === 5) {
-    propsLen = propertiesSize(p.properties, p.type, ctx);
-    remaining += varintSize(propsLen) + propsLen;
-  } else {
-    ctx.noV5('properties', p.properties);
-  }
+  const propsLen = propertiesLength(p.properties, p.type, ctx);
+  remaining += propertiesBlockSize(propsLen, version);
   const [buf, start] = allocPacket(byte1, remaining, ctx);
   let o = writeU16(buf, start, packetId);
   if (version === 5) o = writeProperties(buf, o, p.properties, propsLen);

@@ -1,11 +1,10 @@
 /** SUBSCRIBE (3.1.1 §3.8, 5.0 §3.8), with 5.0 Subscription Options. */
 import type { ProtocolVersion, QoS } from '../constants.js';
 import { PROTOCOL_ERROR, stmt } from '../errors.js';
-import { propertiesSize, readProperties, writeProperties } from '../properties.js';
+import { propertiesBlockSize, propertiesLength, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { assertTopicFilter, isSharedFilter } from '../topic.js';
 import type { RetainHandling, SubscribePacket, Subscription } from '../types.js';
-import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, writeStr, writeU16, type EncodeOptions } from '../wire.js';
 
 /** Field names per subscription index, built once: they only name errors, so they must cost nothing per packet. */
@@ -86,13 +85,8 @@ export function encodeSubscribe(p: SubscribePacket, version: ProtocolVersion, op
     opt.push(optionsByte(s, version, ctx, field));
     remaining += 3 + n;
   });
-  let propsLen = 0;
-  if (version === 5) {
-    propsLen = propertiesSize(p.properties, 'subscribe', ctx);
-    remaining += varintSize(propsLen) + propsLen;
-  } else {
-    ctx.noV5('properties', p.properties);
-  }
+  const propsLen = propertiesLength(p.properties, 'subscribe', ctx);
+  remaining += propertiesBlockSize(propsLen, version);
   const [buf, start] = allocPacket(0x82, remaining, ctx);
   let o = writeU16(buf, start, packetId);
   if (version === 5) o = writeProperties(buf, o, p.properties, propsLen);

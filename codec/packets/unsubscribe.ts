@@ -1,11 +1,10 @@
 /** UNSUBSCRIBE (3.1.1 §3.10, 5.0 §3.10). */
 import type { ProtocolVersion } from '../constants.js';
 import { PROTOCOL_ERROR, stmt } from '../errors.js';
-import { propertiesSize, readProperties, writeProperties } from '../properties.js';
+import { propertiesBlockSize, propertiesLength, readProperties, writeProperties } from '../properties.js';
 import type { Reader } from '../reader.js';
 import { assertTopicFilter } from '../topic.js';
 import type { UnsubscribePacket } from '../types.js';
-import { varintSize } from '../varint.js';
 import { allocPacket, EncodeCtx, writeStr, writeU16, type EncodeOptions } from '../wire.js';
 
 export function decodeUnsubscribe(r: Reader): UnsubscribePacket {
@@ -41,13 +40,8 @@ export function encodeUnsubscribe(p: UnsubscribePacket, version: ProtocolVersion
     remaining += 2 + n;
     return n;
   });
-  let propsLen = 0;
-  if (version === 5) {
-    propsLen = propertiesSize(p.properties, 'unsubscribe', ctx);
-    remaining += varintSize(propsLen) + propsLen;
-  } else {
-    ctx.noV5('properties', p.properties);
-  }
+  const propsLen = propertiesLength(p.properties, 'unsubscribe', ctx);
+  remaining += propertiesBlockSize(propsLen, version);
   const [buf, start] = allocPacket(0xa2, remaining, ctx);
   let o = writeU16(buf, start, packetId);
   if (version === 5) o = writeProperties(buf, o, p.properties, propsLen);
