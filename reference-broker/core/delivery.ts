@@ -9,6 +9,7 @@
 import { encode, type PublishPacket, type PublishProperties } from '../../codec/index.js';
 import type { Connection } from './connection.js';
 import { ownMessage } from './message.js';
+import { sharedPublishBytes } from './wire-cache.js';
 import type { Outbound, Session } from './session.js';
 
 export interface DeliveryContext {
@@ -131,8 +132,9 @@ export function sendPublish(conn: Connection, out: Outbound, dup: boolean, ctx: 
   const v5 = conn.version === 5;
   let bytes: Buffer;
   let newAlias: string | undefined;
-  if (!v5) {
-    bytes = encode({ type: 'publish', topic: msg.topic, payload: msg.payload, qos: out.qos, retain: out.retain, dup: dup && out.qos > 0, packetId: out.qos > 0 ? out.packetId : undefined }, 4);
+  const perSubscriber = v5 && (msg.expiresAt !== undefined || out.subscriptionIds !== undefined || (ctx.outboundTopicAliases && conn.clientTopicAliasMaximum > 0));
+  if (!perSubscriber) {
+    bytes = sharedPublishBytes(msg, conn.version ?? 4, out.qos, out.retain, out.packetId, dup && out.qos > 0);
   } else {
     let props: PublishProperties | undefined = msg.properties;
     if (msg.expiresAt !== undefined || out.subscriptionIds !== undefined) {

@@ -55,7 +55,11 @@ export interface BrokerOptions {
   maxPacketSize?: number;
   /** QoS 1/2 PUBLISHes a client may have unacknowledged towards the broker (5.0 Receive Maximum). Default 65535. */
   receiveMaximum?: number;
-  /** QoS 1/2 deliveries in flight per client when the client sets no Receive Maximum (3.1.1). Default 1000. */
+  /**
+   * QoS 1/2 deliveries in flight per client when the client sets no Receive Maximum (3.1.1). Default 65535:
+   * a small window caps QoS 1 throughput at one window per round trip; the socket's write-buffer limit
+   * (maxWriteBuffer) still holds deliveries back from a slow reader.
+   */
   maxInflight?: number;
   /** Deliveries held per session beyond the in-flight window (offline or throttled). Default 10000. */
   maxQueuedMessages?: number;
@@ -102,7 +106,7 @@ export function resolveOptions(o: BrokerOptions, clock: Clock): ResolvedOptions 
     subscriptionIdentifiers: o.subscriptionIdentifiers ?? true,
     maxPacketSize: o.maxPacketSize ?? 16 * 1024 * 1024,
     receiveMaximum: o.receiveMaximum ?? 65535,
-    maxInflight: o.maxInflight ?? 1000,
+    maxInflight: o.maxInflight ?? 65535,
     maxQueuedMessages: o.maxQueuedMessages ?? 10000,
     topicAliasMaximum: o.topicAliasMaximum ?? 1024,
     outboundTopicAliases: o.outboundTopicAliases ?? true,

@@ -28,7 +28,9 @@ export class SocketLink implements Link {
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(this.uncork);
+      // Uncork once per event-loop turn (after this turn's I/O callbacks), so the writes
+      // caused by many sockets' reads leave as one writev.
+      setImmediate(this.uncork);
     }
     this.socket.write(bytes);
   }

@@ -33,7 +33,7 @@ export class WsLink implements Link {
   }
 
   write(bytes: Buffer): void {
-    if (this.pending.length === 0) process.nextTick(this.flush);
+    if (this.pending.length === 0) setImmediate(this.flush);
     this.pending.push(bytes);
   }
 
