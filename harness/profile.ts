@@ -50,6 +50,8 @@ export interface Profile {
   description?: string;
   /** Where the limits and claims come from (documentation URL, config file). */
   source?: string;
+  /** Where this broker usually listens (e.g. mqtt://127.0.0.1:1883); BROKER_URL, when set, wins. */
+  url?: string;
   protocolVersions: SpecVersionName[];
   maxQoS?: QoS;
   retain?: boolean;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Profile, RoleCredentials } from './profile.js';
+import { validateProfile } from './profile-schema.js';
 import type { TlsClientOptions } from './transport.js';
 
 export interface Target {
@@ -61,7 +62,7 @@ export function listenerUrl(target: Target, kind: 'tcp' | 'tls' | 'ws' | 'wss'):
   return kindOf[scheme ?? ''] === kind ? target.url : undefined;
 }
 
-/** Reads a profile JSON file (shape checked by harness/profile-schema.ts when present). */
+/** Reads a profile JSON file and checks it against harness/profile-schema.json (ProfileError lists every problem). */
 export function readProfileFile(path: string): { profile: Profile; baseDir: string } {
   let raw: string;
   try {
@@ -75,5 +76,5 @@ export function readProfileFile(path: string): { profile: Profile; baseDir: stri
   } catch (e) {
     throw new Error(`broker profile ${path} is not valid JSON: ${(e as Error).message}`);
   }
-  return { profile: json as Profile, baseDir: dirname(resolve(path)) };
+  return { profile: validateProfile(json, path), baseDir: dirname(resolve(path)) };
 }

@@ -11,7 +11,7 @@ import { missingCapability, type Capability } from '../../harness/profile.js';
 import { redactUrl } from '../../harness/transport.js';
 import { ConformanceContext, SkipTest, StatementFailure } from './context.js';
 import type { ConformanceMeta } from './meta.js';
-import { suiteTarget } from './suite-target.js';
+import { suiteProbed, suiteTarget } from './suite-target.js';
 import './meta.js';
 
 export interface ConformanceSpec {
@@ -44,7 +44,7 @@ export function conformance(title: string, spec: ConformanceSpec, body: Conforma
       const meta: ConformanceMeta = { area, title, specVersion: name, statements: [...statements] };
       vctx.task.meta.conformance = meta;
       const target = await suiteTarget();
-      meta.target = { name: target.profile.name, url: redactUrl(target.url), profile: target.profileSource };
+      meta.target = { name: target.profile.name, url: redactUrl(target.url), profile: target.profileSource, probed: suiteProbed() ?? {} };
       const missing = [cap, ...(spec.requires ?? [])].map((c) => missingCapability(target.profile, c)).find((m) => m !== undefined);
       if (missing) {
         meta.status = 'skip';
@@ -68,6 +68,8 @@ export function conformance(title: string, spec: ConformanceSpec, body: Conforma
         err.message = `${err.message}\n  statements checked: ${statements.join(', ') || '(none)'}${statement ? `; broken: ${statement}` : ''}\n  target: ${target.profile.name} ${redactUrl(target.url)}\n  packet trace:\n${indent(t.recorder.format())}`;
         throw err;
       } finally {
+        if (t.recordedSeed !== undefined) meta.seed = t.recordedSeed;
+        if (t.recordedCounterexample !== undefined) meta.counterexample = t.recordedCounterexample;
         t.cleanup();
       }
       if (t.findingsList.length > 0) {

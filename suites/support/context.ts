@@ -200,8 +200,44 @@ export class ConformanceContext {
     return this.findings;
   }
 
+  private seedValue: number | undefined;
+  private counterexampleValue: string | undefined;
+
+  /** Property tests: records the seed that replays this run (copied to the results meta). */
+  seed(seed: number): void {
+    this.seedValue = seed;
+    this.recorder.event('-', 'seed', String(seed));
+  }
+
+  /** Property tests: records the shrunk counterexample, readable (copied to the results meta). */
+  counterexample(text: string): void {
+    this.counterexampleValue = text;
+  }
+
+  get recordedSeed(): number | undefined {
+    return this.seedValue;
+  }
+
+  get recordedCounterexample(): string | undefined {
+    return this.counterexampleValue;
+  }
+
+  private readonly cleanups: (() => void)[] = [];
+
+  /** Runs `fn` when the test ends (for connections opened other than by open()/connect()). */
+  onCleanup(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
   /** Closes every client the test opened. */
   cleanup(): void {
     for (const c of this.clients) c.destroy();
+    for (const f of this.cleanups.splice(0)) {
+      try {
+        f();
+      } catch {
+        // cleanup is best effort
+      }
+    }
   }
 }
