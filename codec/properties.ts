@@ -29,6 +29,8 @@ export interface PropertyDef {
   readonly section: string;
   /** Numbered statement broken when `check` fails, if the spec numbers one. */
   readonly statement?: string;
+  /** 5.0 reason code for a failed `check` (default 0x82 Protocol Error). */
+  readonly failReason?: number;
 }
 
 const acks: PropertyContext[] = ['puback', 'pubrec', 'pubrel', 'pubcomp'];
@@ -59,7 +61,7 @@ export const PROPERTIES: readonly PropertyDef[] = [
   { id: 0x1f, name: 'reasonString', type: 'utf8', contexts: ['connack', ...acks, 'suback', 'unsuback', 'disconnect', 'auth'], section: '3.2.2.3.9' },
   { id: 0x21, name: 'receiveMaximum', type: 'u16', contexts: ['connect', 'connack'], check: nonZero, section: '3.1.2.11.3' },
   { id: 0x22, name: 'topicAliasMaximum', type: 'u16', contexts: ['connect', 'connack'], section: '3.1.2.11.5' },
-  { id: 0x23, name: 'topicAlias', type: 'u16', contexts: ['publish'], check: nonZero, section: '3.3.2.3.4', statement: 'MQTT-3.3.2-8' },
+  { id: 0x23, name: 'topicAlias', type: 'u16', contexts: ['publish'], check: nonZero, section: '3.3.2.3.4', statement: 'MQTT-3.3.2-8', failReason: 0x94 },
   { id: 0x24, name: 'maximumQoS', type: 'byte', contexts: ['connack'], check: zeroOrOne, section: '3.2.2.3.4' },
   { id: 0x25, name: 'retainAvailable', type: 'byte', contexts: ['connack'], check: zeroOrOne, section: '3.2.2.3.5' },
   { id: 0x26, name: 'userProperties', type: 'pair', contexts: everywhere, repeatable: everywhere, section: '3.1.2.11.8' },
@@ -149,7 +151,7 @@ export function readProperties(r: Reader, ctx: PropertyContext): AllProperties |
     }
     if (def.check && typeof value === 'number') {
       const bad = def.check(value);
-      if (bad) throw r.error(def.name === 'topicAlias' ? 'TOPIC_ALIAS_ZERO' : 'INVALID_PROPERTY_VALUE', `${def.name} ${bad}`, field, { statement: def.statement, section: def.section, reasonCode: PROTOCOL_ERROR });
+      if (bad) throw r.error(def.name === 'topicAlias' ? 'TOPIC_ALIAS_ZERO' : 'INVALID_PROPERTY_VALUE', `${def.name} ${bad}`, field, { statement: def.statement, section: def.section, reasonCode: def.failReason ?? PROTOCOL_ERROR });
     }
     const key = def.name;
     if (def.type === 'pair' || def.name === 'subscriptionIdentifiers') {
