@@ -42,6 +42,12 @@ export function jsonSafe(value: unknown): unknown {
   return value;
 }
 
+/** Traces end up in reports: passwords never do. */
+function redact(p: Packet): Packet {
+  if (p.type !== 'connect' || p.password === undefined) return p;
+  return { ...p, password: Buffer.from(`<redacted ${p.password.length} bytes>`) };
+}
+
 function isPrintable(b: Buffer): boolean {
   for (const c of b) if ((c < 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) || c === 0x7f) return false;
   return true;
@@ -61,7 +67,7 @@ export class Recorder {
   }
 
   packet(dir: 'out' | 'in', conn: string, p: Packet): void {
-    this.push({ dir, conn, what: p.type, packet: jsonSafe(p) });
+    this.push({ dir, conn, what: p.type, packet: jsonSafe(redact(p)) });
   }
 
   raw(dir: 'out' | 'in', conn: string, bytes: Buffer, detail?: string): void {

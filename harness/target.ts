@@ -55,11 +55,11 @@ export function tlsOptions(target: Target, role = 'default', withClientCert = tr
 
 /** URL of a listener kind ('tcp' is the target URL unless the profile names another). */
 export function listenerUrl(target: Target, kind: 'tcp' | 'tls' | 'ws' | 'wss'): string | undefined {
-  const named = target.profile.listeners?.[kind];
-  if (named) return named;
+  // The URL the user gave wins for its own kind; the profile names the other listeners.
   const scheme = target.url.split(':')[0];
   const kindOf: Record<string, string> = { mqtt: 'tcp', tcp: 'tcp', mqtts: 'tls', ssl: 'tls', tls: 'tls', ws: 'ws', wss: 'wss' };
-  return kindOf[scheme ?? ''] === kind ? target.url : undefined;
+  if (kindOf[scheme ?? ''] === kind) return target.url;
+  return target.profile.listeners?.[kind];
 }
 
 /** Reads a profile JSON file and checks it against harness/profile-schema.json (ProfileError lists every problem). */
