@@ -3,7 +3,7 @@
  * limits → client identifier → capabilities → authentication → takeover →
  * session (Clean Start / Session Expiry) → CONNACK → resend in-flight.
  */
-import { MAX_PACKET_SIZE, type ConnackProperties, type ConnectPacket, type PublishProperties, type QoS, type WillProperties } from '../../codec/index.js';
+import { encode, MAX_PACKET_SIZE, type ConnackProperties, type ConnectPacket, type PublishProperties, type QoS, type WillProperties } from '../../codec/index.js';
 import type { Connection } from './connection.js';
 import { forwardedProperties, type AppMessage } from './message.js';
 import type { AuthenticateResult, AuthFailure, ClientInfo } from './options.js';
@@ -108,9 +108,6 @@ function accept(conn: Connection, p: ConnectPacket, info: ClientInfo, assigned: 
   const expiry = broker.capSessionExpiry(requested);
   conn.connectSessionExpiry = requested;
 
-  const { session, present } = broker.attachSession(conn, info.clientId, p.clean, p.protocolVersion);
-  session.expiryInterval = expiry;
-
   if (p.will) {
     const w = p.will;
     const wp = w.properties;
@@ -150,6 +147,16 @@ function accept(conn: Connection, p: ConnectPacket, info: ClientInfo, assigned: 
     }
     if (Object.keys(properties).length === 0) properties = undefined;
   }
+  // A CONNACK the client's Maximum Packet Size cannot take cannot be sent [MQTT-3.1.2-24]; without it
+  // the connection cannot proceed, so close it rather than leave the client waiting.
+  if (encode({ type: 'connack', sessionPresent: false, reasonCode: 0, properties }, p.protocolVersion, { validate: false }).length > conn.clientMaxPacketSize) {
+    opts.logger.info('CONNACK larger than the client Maximum Packet Size; closing', { clientId: info.clientId, maximumPacketSize: conn.clientMaxPacketSize });
+    conn.will = undefined;
+    conn.close('CONNACK does not fit the client Maximum Packet Size');
+    return;
+  }
+  const { session, present } = broker.attachSession(conn, info.clientId, p.clean, p.protocolVersion);
+  session.expiryInterval = expiry;
   conn.send({ type: 'connack', sessionPresent: present, reasonCode: 0, properties });
   opts.logger.info('client connected', {
     clientId: info.clientId, username: info.username, version: p.protocolVersion === 5 ? '5.0' : '3.1.1',
