@@ -8,10 +8,14 @@ import { join } from 'node:path';
 import type { Reporter, TestCase, TestModule } from 'vitest/node';
 import { toJUnit } from '../reports/junit.js';
 import { newResults, slug, writeFileAtomic, writeResults } from '../results/io.js';
-import type { SpecVersionName, TestResult, TestStatus } from '../results/types.js';
+import type { CoverageJson, SpecVersionName, TestResult, TestStatus } from '../results/types.js';
 import { coverage } from '../spec/catalogue.js';
 import type { ConformanceMeta } from '../suites/support/meta.js';
 import '../suites/support/meta.js';
+import uncovered from '../suites/uncovered.json' with { type: 'json' };
+
+/** Reasons for the statements no test covers, per version (the "$comment" entry is not a version). */
+const UNCOVERED = uncovered as unknown as Partial<Record<SpecVersionName, Record<string, string>>>;
 
 function collect(modules: ReadonlyArray<TestModule>): { tests: TestResult[]; target: ConformanceMeta['target'] } {
   const tests: TestResult[] = [];
@@ -60,10 +64,12 @@ export default class ConformanceReporter implements Reporter {
     const specVersions = (['3.1.1', '5.0'] as const).filter((v) => tests.some((t) => t.specVersion === v));
     const summary: Record<TestStatus, number> = { pass: 0, fail: 0, skip: 0, finding: 0 };
     for (const t of tests) summary[t.status]++;
-    const cov: Partial<Record<SpecVersionName, ReturnType<typeof coverage>>> = {};
+    const cov: Partial<Record<SpecVersionName, CoverageJson>> = {};
     for (const v of specVersions) {
       const ran = tests.filter((t) => t.specVersion === v && t.status !== 'skip').flatMap((t) => t.statements.map((id) => ({ id, version: v })));
-      cov[v] = coverage(ran, v);
+      const c = coverage(ran, v);
+      const reasons = Object.fromEntries(Object.entries(UNCOVERED[v] ?? {}).filter(([id]) => c.overall.uncovered.includes(id)));
+      cov[v] = { ...c, uncoveredReasons: reasons };
     }
     const results = newResults('conformance');
     const name = target?.name ?? 'target';

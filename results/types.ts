@@ -77,6 +77,8 @@ export interface CoverageJson {
   unknown: readonly string[];
   /** Statements tests named that a client-side test cannot observe (not counted). */
   notObservable: readonly string[];
+  /** Why each statement no test covers is not covered (suites/uncovered.json), where known. */
+  uncoveredReasons?: Readonly<Record<string, string>>;
 }
 
 export interface ConformanceResults {

@@ -196,8 +196,7 @@ conformance('a full receive window does not hold back packets other than PUBLISH
 });
 
 conformance('PUBACKs to a client with a small Maximum Packet Size leave out what would not fit', { v5: ['MQTT-3.4.2-2', 'MQTT-3.4.2-3'], requires: ['qos1'] }, async (t) => {
-  const max = 16;
-  const { client } = await t.connect('pub', { properties: { maximumPacketSize: max } });
+  const { client, max } = await t.connectSmall('pub');
   // No subscriber: a broker that explains "No matching subscribers" in a Reason String must drop it here.
   const ids = [sendPublish(client, t.topic('nobody'), 'x', 1), sendPublish(client, t.topic('nobody2'), 'y', 1)];
   for (const id of ids) {

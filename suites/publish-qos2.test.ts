@@ -186,8 +186,7 @@ conformance('the broker completes a QoS 2 exchange whose message expired in the 
 conformance('PUBREC, PUBREL and PUBCOMP to a client with a small Maximum Packet Size leave out what would not fit', {
   v5: ['MQTT-3.5.2-2', 'MQTT-3.5.2-3', 'MQTT-3.6.2-2', 'MQTT-3.6.2-3', 'MQTT-3.7.2-2', 'MQTT-3.7.2-3'], requires: ['qos2'],
 }, async (t) => {
-  const max = 16;
-  const { client } = await t.connect('pub', { properties: { maximumPacketSize: max } });
+  const { client, max } = await t.connectSmall('pub');
   const fits = (p: Parameters<typeof encode>[0], kind: string, rs: string, up: string): void => {
     const size = encode(p, 5).length;
     const props = 'properties' in p ? p.properties : undefined;

@@ -171,8 +171,7 @@ conformance('a broker without wildcard subscriptions refuses filters that use th
 });
 
 conformance('SUBACKs to a client with a small Maximum Packet Size leave out what would not fit', { v5: ['MQTT-3.9.2-1', 'MQTT-3.9.2-2'] }, async (t) => {
-  const max = 16;
-  const { client } = await t.connect('sub', { properties: { maximumPacketSize: max } });
+  const { client, max } = await t.connectSmall('sub');
   // A plain filter and a shared one (a broker without shared subscriptions refuses it, perhaps with a Reason String).
   const ack = await subscribe(t, client, [{ topicFilter: t.topic('small'), qos: 0 }, { topicFilter: `$share/mtb/${t.topic('small')}`, qos: 0 }]);
   const size = encode(ack, 5).length;

@@ -176,13 +176,14 @@ conformance('a message reaches every client whose subscription matches, whatever
 conformance('a PUBLISH whose Topic Name contains a wildcard closes the connection', {
   v4: ['MQTT-3.3.2-2', 'MQTT-4.7.1-1'], v5: ['MQTT-3.3.2-2', 'MQTT-4.7.0-1'],
 }, async (t) => {
-  const watch = await t.subscriber('watch', t.topic('#'));
+  // Without wildcard subscriptions the forwarding cannot be watched; the close still is.
+  const watch = t.profile.wildcardSubscriptions === false ? undefined : await t.subscriber('watch', t.topic('#'));
   for (const w of ['+', '#']) {
     const { client } = await t.connect(`p${w === '+' ? 'plus' : 'hash'}`);
     client.sendBytes(rawPublish(t.version, Buffer.from(t.topic(`w/${w}`))), `PUBLISH to '${t.topic(`w/${w}`)}'`);
     await t.expectClosed(client, 'MQTT-3.3.2-2');
   }
-  await expectNoPublish(t, watch, sv(t, 'MQTT-4.7.1-1', 'MQTT-4.7.0-1'), (p) => p.topic.startsWith(t.topic('w/')), 'no forwarding of a PUBLISH to a wildcard Topic Name', 200);
+  if (watch) await expectNoPublish(t, watch, sv(t, 'MQTT-4.7.1-1', 'MQTT-4.7.0-1'), (p) => p.topic.startsWith(t.topic('w/')), 'no forwarding of a PUBLISH to a wildcard Topic Name', 200);
 });
 
 conformance('a PUBLISH with an empty Topic Name closes the connection', { v4: ['MQTT-4.7.3-1'], v5: ['MQTT-4.7.3-1'] }, async (t) => {
@@ -192,11 +193,11 @@ conformance('a PUBLISH with an empty Topic Name closes the connection', { v4: ['
 });
 
 conformance('a Topic Name containing U+0000 closes the connection', { v4: ['MQTT-4.7.3-2'], v5: ['MQTT-4.7.3-2'] }, async (t) => {
-  const watch = await t.subscriber('watch', t.topic('#'));
+  const watch = t.profile.wildcardSubscriptions === false ? undefined : await t.subscriber('watch', t.topic('#'));
   const { client } = await t.connect('pub');
   client.sendBytes(rawPublish(t.version, Buffer.from(`${t.topic('nul')}\u0000x`)), 'PUBLISH with U+0000 in the Topic Name');
   await t.expectClosed(client, 'MQTT-4.7.3-2');
-  await expectNoPublish(t, watch, 'MQTT-4.7.3-2', (p) => p.topic.startsWith(t.topic('nul')), 'no forwarding of a Topic Name with U+0000', 200);
+  if (watch) await expectNoPublish(t, watch, 'MQTT-4.7.3-2', (p) => p.topic.startsWith(t.topic('nul')), 'no forwarding of a Topic Name with U+0000', 200);
 });
 
 conformance('a Topic Name that is not well-formed UTF-8 closes the connection', { v4: ['MQTT-3.3.2-1'], v5: ['MQTT-3.3.2-1'] }, async (t) => {

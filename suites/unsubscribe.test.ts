@@ -139,8 +139,7 @@ conformance('an UNSUBSCRIBE with Packet Identifier 0 closes the connection', { v
 });
 
 conformance('UNSUBACKs to a client with a small Maximum Packet Size leave out what would not fit', { v5: ['MQTT-3.11.2-1', 'MQTT-3.11.2-2'] }, async (t) => {
-  const max = 16;
-  const { client } = await t.connect('sub', { properties: { maximumPacketSize: max } });
+  const { client, max } = await t.connectSmall('sub');
   // Nothing subscribed: 0x11 No subscription existed, which a broker may want to explain.
   const ack = await unsubscribe(t, client, [t.topic('none')]);
   const size = encode(ack, 5).length;

@@ -60,9 +60,22 @@ function certificates(): DevCertFiles {
 
 export interface ReferenceLaunchOptions {
   logger?: Logger;
-  /** Extra broker options (limits, faults for self-checks). */
+  /** Extra broker options (limits, faults for self-checks); the profile states them. */
   broker?: BrokerOptions;
+  /** Profile name (default 'reference'). */
+  name?: string;
 }
+
+/**
+ * A reference broker with every optional capability turned off or limited, so
+ * the statements about refusing what a broker does not support get exercised
+ * (zero-length client ids refused, Maximum QoS 1, no retain, no wildcards, no
+ * shared subscriptions or subscription identifiers, Server Keep Alive).
+ */
+export const LIMITED_REFERENCE: BrokerOptions = {
+  maxQoS: 1, retainAvailable: false, allowZeroLengthClientId: false, wildcardSubscriptions: false,
+  sharedSubscriptions: false, subscriptionIdentifiers: false, maxKeepAlive: 2,
+};
 
 export async function launchReference(opts: ReferenceLaunchOptions = {}): Promise<LaunchedTarget> {
   const certs = certificates();
@@ -88,13 +101,18 @@ export async function launchReference(opts: ReferenceLaunchOptions = {}): Promis
     username: name, password: USERS[name],
     cert: certs.clients[name]!.cert, key: certs.clients[name]!.key,
   });
+  const o = running.broker.opts;
   const profile: Profile = {
-    name: 'reference',
+    name: opts.name ?? 'reference',
     description: 'mqtt-testbed reference broker, launched in-process',
     protocolVersions: ['3.1.1', '5.0'],
-    maxQoS: 2, retain: true, wildcardSubscriptions: true, sharedSubscriptions: true, subscriptionIdentifiers: true,
-    zeroLengthClientId: true, persistentSessions: true, anonymous: false,
-    limits: { maxPacketSize: running.broker.opts.maxPacketSize, receiveMaximum: running.broker.opts.receiveMaximum, topicAliasMaximum: running.broker.opts.topicAliasMaximum },
+    maxQoS: o.maxQoS, retain: o.retainAvailable, wildcardSubscriptions: o.wildcardSubscriptions,
+    sharedSubscriptions: o.sharedSubscriptions, subscriptionIdentifiers: o.subscriptionIdentifiers,
+    zeroLengthClientId: o.allowZeroLengthClientId, persistentSessions: true, anonymous: false,
+    limits: {
+      maxPacketSize: o.maxPacketSize, receiveMaximum: o.receiveMaximum, topicAliasMaximum: o.topicAliasMaximum,
+      ...(o.maxKeepAlive !== undefined ? { keepAlive: { max: o.maxKeepAlive } } : {}),
+    },
     topicPrefix: 'mqtt-testbed/',
     credentials: { default: role('tester'), tester: role('tester'), sensor: role('sensor'), admin: role('admin') },
     tls: { ca: certs.caCert },

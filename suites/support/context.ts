@@ -142,6 +142,26 @@ export class ConformanceContext {
     return { client, connack };
   }
 
+  /**
+   * Connects announcing the smallest Maximum Packet Size in `sizes` the broker can work with: a
+   * broker whose CONNACK itself would exceed it cannot answer [MQTT-3.1.2-24] and closes, so the
+   * next size is tried. Returns the size in force.
+   */
+  async connectSmall(label: string, o: ConnectOptions = {}, sizes: readonly number[] = [16, 24, 32, 48, 64, 96, 128]): Promise<{ client: RawClient; connack: ConnackPacket; max: number }> {
+    let last: unknown;
+    for (const max of sizes) {
+      try {
+        const r = await this.connect(label, { ...o, properties: { ...o.properties, maximumPacketSize: max } });
+        return { ...r, max };
+      } catch (e) {
+        if (!(e instanceof StatementFailure) || !/connection closed/.test(e.message)) throw e;
+        this.recorder.event(label, 'retry', `no CONNACK with Maximum Packet Size ${max}; trying a larger one`);
+        last = e;
+      }
+    }
+    throw last instanceof Error ? last : new Error(`no CONNACK with any Maximum Packet Size of ${sizes.join(', ')}`);
+  }
+
   /** Connects a client and subscribes it; fails unless the SUBACK grants every filter. */
   async subscriber(label: string, filters: string | { topicFilter: string; qos: 0 | 1 | 2 }[], o: ConnectOptions & { qos?: 0 | 1 | 2 } = {}): Promise<RawClient> {
     const { client } = await this.connect(label, o);

@@ -7,7 +7,7 @@
  * BROKER_PROFILE alone (no BROKER_URL) uses the profile's own `url`.
  */
 import { afterAll } from 'vitest';
-import { launchReference } from '../../harness/launchers/reference.js';
+import { LIMITED_REFERENCE, launchReference } from '../../harness/launchers/reference.js';
 import { probeCapabilities, type Probed } from '../../harness/probe.js';
 import { parseBrokerUrl } from '../../harness/transport.js';
 import { readProfileFile, type LaunchedTarget, type Target } from '../../harness/target.js';
@@ -68,7 +68,9 @@ export function suiteTarget(): Promise<Target> {
     if (url) return byUrl(url, file);
     if (file) throw new Error(`BROKER_PROFILE ${file} names no url and BROKER_URL is not set: set BROKER_URL=mqtt://host:port`);
     probed = {};
-    launched = await launchReference();
+    // REFERENCE_VARIANT=limited: every optional capability off (the matrix's 'reference-limited').
+    const limited = process.env['REFERENCE_VARIANT'] === 'limited';
+    launched = await launchReference(limited ? { broker: LIMITED_REFERENCE, name: 'reference-limited' } : {});
     return launched.target;
   })();
   return current;
