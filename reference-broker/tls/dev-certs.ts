@@ -38,8 +38,9 @@ function openssl(args: string[], cwd: string): void {
   }
 }
 
-function issue(dir: string, name: string, cn: string, caName: string, days: number, ext?: string): void {
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
+/** Issues `<name>.crt`/`<name>.key` in `dir` with subject CN `cn`, signed by `<caName>.crt`; `ext` = openssl extension lines. */
+export function issueCertificate(dir: string, name: string, cn: string, caName: string, days: number, ext?: string): void {
+  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn.replaceAll('/', '\\/')}`], dir);
   const args = ['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', String(days), '-sha256'];
   if (ext) {
     writeFileSync(join(dir, `${name}.ext`), ext);
@@ -48,7 +49,8 @@ function issue(dir: string, name: string, cn: string, caName: string, days: numb
   openssl(args, dir);
 }
 
-function makeCa(dir: string, name: string, cn: string, days: number): void {
+/** Creates a self-signed CA `<name>.crt`/`<name>.key` in `dir`. */
+export function createCa(dir: string, name: string, cn: string, days: number): void {
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', String(days), '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
 }
 
@@ -67,12 +69,12 @@ export function generateDevCerts(dir: string, opts: DevCertOptions = {}): DevCer
   const all = [files.caCert, files.serverCert, files.rogueClient.cert, ...Object.values(files.clients).map((c) => c.cert)];
   if (all.every((f) => existsSync(f))) return files;
 
-  makeCa(dir, 'ca', 'mqtt-testbed dev CA', days);
+  createCa(dir, 'ca', 'mqtt-testbed dev CA', days);
   const sans = ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', ...(opts.hosts ?? []).map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`))];
-  issue(dir, 'server', 'localhost', 'ca', days, `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n`);
-  for (const cn of clients) issue(dir, `client-${cn}`, cn, 'ca', days, 'extendedKeyUsage=clientAuth\n');
-  makeCa(dir, 'rogue-ca', 'not the mqtt-testbed CA', days);
-  issue(dir, 'rogue-client', clients[0] ?? 'client', 'rogue-ca', days, 'extendedKeyUsage=clientAuth\n');
+  issueCertificate(dir, 'server', 'localhost', 'ca', days, `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\n`);
+  for (const cn of clients) issueCertificate(dir, `client-${cn}`, cn, 'ca', days, 'extendedKeyUsage=clientAuth\n');
+  createCa(dir, 'rogue-ca', 'not the mqtt-testbed CA', days);
+  issueCertificate(dir, 'rogue-client', clients[0] ?? 'client', 'rogue-ca', days, 'extendedKeyUsage=clientAuth\n');
   return files;
 }
 

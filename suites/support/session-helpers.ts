@@ -10,6 +10,7 @@
 import { encode, type ConnackPacket, type ConnectPacket, type DisconnectPacket, type Packet, type PublishPacket, type QoS } from '../../codec/index.js';
 import { WaitError, type CloseInfo, type RawClient } from '../../harness/raw-client.js';
 import { roleCredentials } from '../../harness/target.js';
+import { publish as publishFlow } from './publish-helpers.js';
 import type { ConformanceContext, ConnectOptions } from './context.js';
 
 /** Session Expiry Interval the suites ask for when a 5.0 session has to outlive its connection, s. Short, so leaks expire. */
@@ -148,29 +149,10 @@ export async function endSessions(t: ConformanceContext, ...clientIds: string[])
 
 /** Sends a PUBLISH and, for QoS 1/2, completes the flow; the PUBACK/PUBCOMP means the server owns the message [MQTT-4.5.0-1]. */
 export async function publish(t: ConformanceContext, client: RawClient, topic: string, payload: string | Buffer, o: { qos?: QoS; retain?: boolean; packetId?: number; properties?: PublishPacket['properties'] } = {}): Promise<void> {
-  const qos = o.qos ?? 0;
-  const p: PublishPacket = { type: 'publish', topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos, retain: o.retain ?? false, dup: false };
-  if (qos > 0) p.packetId = o.packetId ?? 1;
-  if (o.properties) p.properties = o.properties;
-  client.send(p);
-  if (qos === 1) {
-    await t.expect(client, 'puback', t.version === 5 ? 'MQTT-4.3.2-4' : 'MQTT-4.3.2-2', { where: (a) => a.packetId === p.packetId });
-  } else if (qos === 2) {
-    await t.expect(client, 'pubrec', t.version === 5 ? 'MQTT-4.3.3-8' : 'MQTT-4.3.3-2', { where: (a) => a.packetId === p.packetId });
-    client.send({ type: 'pubrel', packetId: p.packetId! });
-    await t.expect(client, 'pubcomp', t.version === 5 ? 'MQTT-4.3.3-11' : 'MQTT-4.3.3-2', { where: (a) => a.packetId === p.packetId });
-  }
+  await publishFlow(t, client, topic, payload, o.qos ?? 0, { retain: o.retain, packetId: o.packetId, properties: o.properties });
 }
 
-/** Acknowledges a received PUBLISH the way its QoS asks (PUBACK, or PUBREC → PUBREL → PUBCOMP). */
-export async function ack(t: ConformanceContext, client: RawClient, p: PublishPacket): Promise<void> {
-  if (p.qos === 1) client.send({ type: 'puback', packetId: p.packetId! });
-  if (p.qos === 2) {
-    client.send({ type: 'pubrec', packetId: p.packetId! });
-    await t.expect(client, 'pubrel', t.version === 5 ? 'MQTT-4.3.3-4' : 'MQTT-4.3.3-1', { where: (r) => r.packetId === p.packetId });
-    client.send({ type: 'pubcomp', packetId: p.packetId! });
-  }
-}
+export { ack } from './publish-helpers.js';
 
 /** Sends DISCONNECT (normal) and waits until the server has closed the connection, so later steps see the session offline. */
 export async function disconnectAndWait(t: ConformanceContext, client: RawClient, reasonCode?: number): Promise<void> {

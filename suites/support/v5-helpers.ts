@@ -14,6 +14,7 @@ import type { Packet, PacketOf, PublishPacket, SubackPacket, Subscription, Subsc
 import { encode } from '../../codec/index.js';
 import { describe, type CloseInfo, type RawClient } from '../../harness/raw-client.js';
 import { roleCredentials } from '../../harness/target.js';
+import { publish as publishFlow } from './publish-helpers.js';
 import type { ConformanceContext, ConnectOptions } from './context.js';
 
 // ---------------------------------------------------------------------------
@@ -181,17 +182,7 @@ export async function publish(
   t: ConformanceContext, client: RawClient, topic: string, payload: string | Buffer,
   o: { qos?: 0 | 1 | 2; retain?: boolean; properties?: PublishProperties } = {},
 ): Promise<void> {
-  const qos = o.qos ?? 0;
-  const p: PublishPacket = { type: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos, retain: o.retain ?? false, dup: false };
-  if (o.properties) p.properties = o.properties;
-  if (qos > 0) p.packetId = nextId(client);
-  client.send(p);
-  if (qos === 1) await t.expect(client, 'puback', 'MQTT-3.3.4-1', { where: (a) => a.packetId === p.packetId });
-  if (qos === 2) {
-    await t.expect(client, 'pubrec', 'MQTT-3.3.4-1', { where: (a) => a.packetId === p.packetId });
-    client.send({ type: 'pubrel', packetId: p.packetId!, ...(t.version === 5 ? { reasonCode: 0 } : {}) });
-    await t.expect(client, 'pubcomp', t.version === 5 ? 'MQTT-4.3.3-11' : 'MQTT-4.3.3-2', { where: (a) => a.packetId === p.packetId });
-  }
+  await publishFlow(t, client, topic, payload, o.qos ?? 0, { retain: o.retain, properties: o.properties });
 }
 
 /** Retained-message cleanup (best effort, never fails the test). */
