@@ -5,26 +5,13 @@
  * what was awaited and what arrived instead.
  */
 import {
-  Decoder, encode, isMqttCodecError, type ConnackPacket, type ConnectPacket, type DisconnectPacket,
-  type MqttCodecError, type Packet, type PacketOf, type ProtocolVersion,
+  encode, type ConnackPacket, type ConnectPacket, type DisconnectPacket, type MqttCodecError, type Packet, type PacketOf, type ProtocolVersion,
 } from '../codec/index.js';
+import { PacketInbox } from './packet-inbox.js';
 import type { Recorder } from './recorder.js';
 import { openStream, parseBrokerUrl, type Stream, type TlsClientOptions } from './transport.js';
 
-export type WaitFailure = 'timeout' | 'closed' | 'bad-bytes' | 'unexpected';
-
-/** A wait that did not end as hoped. Suites turn these into failures or findings. */
-export class WaitError extends Error {
-  override readonly name = 'WaitError';
-  constructor(
-    readonly failure: WaitFailure,
-    readonly awaited: string,
-    message: string,
-    readonly client: string,
-  ) {
-    super(`${client}: waiting for ${awaited}: ${message}`);
-  }
-}
+export { WaitError, type WaitFailure } from './packet-inbox.js';
 
 export interface CloseInfo {
   /** DISCONNECT the broker sent before closing, if any (5.0). */
@@ -46,29 +33,11 @@ export interface RawClientOptions {
   maxPacketSize?: number | undefined;
 }
 
-interface Waiter {
-  match: (p: Packet) => boolean;
-  resolve: (p: Packet) => void;
-  reject: (e: WaitError) => void;
-  awaited: string;
-  timer: NodeJS.Timeout;
-}
-
 export class RawClient {
   readonly label: string;
   readonly version: ProtocolVersion;
-  /** Every packet received, in order. */
-  readonly received: Packet[] = [];
-  /** Received packets not yet taken by next()/expect(). */
-  private readonly inbox: Packet[] = [];
-  private waiters: Waiter[] = [];
-  private closeWaiters: ((info: CloseInfo) => void)[] = [];
-  private closeInfo: CloseInfo | undefined;
+  private readonly inbox: PacketInbox<CloseInfo>;
   private lastDisconnect: DisconnectPacket | undefined;
-  /** The broker sent bytes our codec rejects (a finding in itself). */
-  badBytes: MqttCodecError | undefined;
-  private readonly decoder: Decoder;
-  private readonly timeoutMs: number;
 
   private constructor(
     private readonly stream: Stream,
@@ -76,9 +45,11 @@ export class RawClient {
   ) {
     this.label = opts.label ?? 'client';
     this.version = opts.version;
-    this.timeoutMs = opts.timeoutMs ?? 3000;
-    this.decoder = new Decoder({ version: opts.version, role: 'client', maxPacketSize: opts.maxPacketSize });
-    stream.onData((chunk) => this.onData(chunk));
+    this.inbox = new PacketInbox<CloseInfo>(
+      { label: this.label, version: opts.version, recorder: opts.recorder, maxPacketSize: opts.maxPacketSize, timeoutMs: opts.timeoutMs ?? 3000 },
+      (p) => { if (p.type === 'disconnect') this.lastDisconnect = p; },
+    );
+    stream.onData((chunk) => this.inbox.feed(chunk));
     stream.onClose((error) => this.onClose(error));
   }
 
@@ -96,8 +67,18 @@ export class RawClient {
     }
   }
 
+  /** Every packet received, in order. */
+  get received(): readonly Packet[] {
+    return this.inbox.received;
+  }
+
+  /** The broker sent bytes our codec rejects (a finding in itself). */
+  get badBytes(): MqttCodecError | undefined {
+    return this.inbox.badBytes;
+  }
+
   get closed(): boolean {
-    return this.closeInfo !== undefined;
+    return this.inbox.closed !== undefined;
   }
 
   /** The TLS socket, when connected over TLS. */
@@ -118,17 +99,17 @@ export class RawClient {
   }
 
   /** Next packet not yet taken, whatever its type. */
-  next(timeoutMs = this.timeoutMs): Promise<Packet> {
-    return this.take(() => true, 'any packet', timeoutMs);
+  next(timeoutMs?: number): Promise<Packet> {
+    return this.inbox.take(() => true, 'any packet', timeoutMs);
   }
 
   /** First not-yet-taken packet of `type` (and matching `where`); other packets stay for later. */
   expect<T extends Packet['type']>(type: T, opts: { timeoutMs?: number; where?: (p: PacketOf<T>) => boolean; what?: string } = {}): Promise<PacketOf<T>> {
     const where = opts.where;
-    return this.take(
+    return this.inbox.take(
       (p) => p.type === type && (!where || where(p as PacketOf<T>)),
       opts.what ?? type.toUpperCase(),
-      opts.timeoutMs ?? this.timeoutMs,
+      opts.timeoutMs,
     ) as Promise<PacketOf<T>>;
   }
 
@@ -136,45 +117,17 @@ export class RawClient {
    * Resolves if no packet (matching `match`) arrives within `ms`; rejects with
    * 'unexpected' and the packet otherwise. Packets that arrive stay in the inbox.
    */
-  async expectNothing(ms: number, match: (p: Packet) => boolean = () => true, what = 'silence'): Promise<void> {
-    const already = this.inbox.find(match);
-    if (already) throw new WaitError('unexpected', what, `got ${describe(already)}`, this.label);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve();
-      }, ms);
-      const waiter: Waiter = {
-        match, awaited: what, timer,
-        resolve: (p) => {
-          this.inbox.unshift(p); // leave it for later inspection
-          reject(new WaitError('unexpected', what, `got ${describe(p)}`, this.label));
-        },
-        reject: (e) => (e.failure === 'closed' ? resolve() : reject(e)),
-      };
-      this.waiters.push(waiter);
-    });
+  expectNothing(ms: number, match: (p: Packet) => boolean = () => true, what = 'silence'): Promise<void> {
+    return this.inbox.nothing(ms, match, what, describe);
   }
 
   /** Waits for the broker to close the connection; resolves with what it sent first. */
-  expectClose(timeoutMs = this.timeoutMs): Promise<CloseInfo> {
-    if (this.closeInfo) return Promise.resolve(this.closeInfo);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.closeWaiters = this.closeWaiters.filter((f) => f !== done);
-        this.opts.recorder?.event(this.label, 'timeout', `connection still open after ${timeoutMs} ms`);
-        reject(new WaitError('timeout', 'the broker to close the connection', `still open after ${timeoutMs} ms`, this.label));
-      }, timeoutMs);
-      const done = (info: CloseInfo): void => {
-        clearTimeout(timer);
-        resolve(info);
-      };
-      this.closeWaiters.push(done);
-    });
+  expectClose(timeoutMs?: number): Promise<CloseInfo> {
+    return this.inbox.closeWait(timeoutMs);
   }
 
   /** Sends CONNECT and waits for CONNACK. */
-  async connect(p: Omit<ConnectPacket, 'type' | 'protocolVersion'>, timeoutMs = this.timeoutMs): Promise<ConnackPacket> {
+  async connect(p: Omit<ConnectPacket, 'type' | 'protocolVersion'>, timeoutMs?: number): Promise<ConnackPacket> {
     this.send({ type: 'connect', protocolVersion: this.version, ...p });
     return this.expect('connack', { timeoutMs });
   }
@@ -197,67 +150,12 @@ export class RawClient {
     this.stream.destroy();
   }
 
-  private take(match: (p: Packet) => boolean, awaited: string, timeoutMs: number): Promise<Packet> {
-    const i = this.inbox.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
-    if (this.badBytes) return Promise.reject(new WaitError('bad-bytes', awaited, this.badBytes.message, this.label));
-    if (this.closeInfo) return Promise.reject(this.closedError(awaited));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        this.opts.recorder?.event(this.label, 'timeout', `no ${awaited} within ${timeoutMs} ms`);
-        const pending = this.inbox.length ? `; unconsumed: ${this.inbox.map(describe).join(', ')}` : '';
-        reject(new WaitError('timeout', awaited, `nothing within ${timeoutMs} ms${pending}`, this.label));
-      }, timeoutMs);
-      const waiter: Waiter = { match, resolve, reject, awaited, timer };
-      this.waiters.push(waiter);
-    });
-  }
-
-  private closedError(awaited: string): WaitError {
-    const d = this.closeInfo?.disconnect ?? this.lastDisconnect;
-    const why = d ? `connection closed after DISCONNECT 0x${(d.reasonCode ?? 0).toString(16).padStart(2, '0')}` : 'connection closed';
-    return new WaitError('closed', awaited, why, this.label);
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.badBytes) return;
-    try {
-      this.decoder.feed(chunk, (p) => this.onPacket(p));
-    } catch (e) {
-      if (!isMqttCodecError(e)) throw e;
-      this.badBytes = e;
-      this.opts.recorder?.raw('in', this.label, chunk, `undecodable: ${e.message}`);
-      for (const w of this.waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(new WaitError('bad-bytes', w.awaited, e.message, this.label));
-      }
-    }
-  }
-
-  private onPacket(p: Packet): void {
-    this.opts.recorder?.packet('in', this.label, p);
-    this.received.push(p);
-    if (p.type === 'disconnect') this.lastDisconnect = p;
-    const i = this.waiters.findIndex((w) => w.match(p));
-    if (i >= 0) {
-      const [w] = this.waiters.splice(i, 1);
-      clearTimeout(w!.timer);
-      w!.resolve(p);
-      return;
-    }
-    this.inbox.push(p);
-  }
-
   private onClose(error: Error | undefined): void {
-    if (this.closeInfo) return;
-    this.closeInfo = { disconnect: this.lastDisconnect, error };
-    this.opts.recorder?.event(this.label, 'close', error ? error.message : this.lastDisconnect ? `after DISCONNECT 0x${(this.lastDisconnect.reasonCode ?? 0).toString(16)}` : undefined);
-    for (const w of this.waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(this.closedError(w.awaited));
-    }
-    for (const f of this.closeWaiters.splice(0)) f(this.closeInfo);
+    if (this.closed) return;
+    const d = this.lastDisconnect;
+    const why = d ? `connection closed after DISCONNECT 0x${(d.reasonCode ?? 0).toString(16).padStart(2, '0')}` : 'connection closed';
+    this.opts.recorder?.event(this.label, 'close', error ? error.message : d ? `after DISCONNECT 0x${(d.reasonCode ?? 0).toString(16)}` : undefined);
+    this.inbox.close({ disconnect: d, error }, why);
   }
 }
 

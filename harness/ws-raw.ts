@@ -6,8 +6,8 @@
  * waits are event-driven with timeouts, like RawClient's.
  */
 import WebSocket from 'ws';
-import { Decoder, encode, isMqttCodecError, type Packet, type PacketOf, type ProtocolVersion } from '../codec/index.js';
-import { WaitError } from './raw-client.js';
+import { encode, type Packet, type PacketOf, type ProtocolVersion } from '../codec/index.js';
+import { PacketInbox } from './packet-inbox.js';
 import type { Recorder } from './recorder.js';
 import { parseBrokerUrl, type TlsClientOptions } from './transport.js';
 
@@ -27,46 +27,27 @@ export interface WsCloseInfo {
   reason: string;
 }
 
-interface Waiter {
-  match: (p: Packet) => boolean;
-  resolve: (p: Packet) => void;
-  reject: (e: WaitError) => void;
-  awaited: string;
-  timer: NodeJS.Timeout;
-}
-
 export class WsRaw {
   readonly label: string;
   readonly version: ProtocolVersion;
-  readonly received: Packet[] = [];
   /** Data frames received: binary or not, and their sizes. */
   readonly frames: { binary: boolean; bytes: number }[] = [];
-  private readonly inbox: Packet[] = [];
-  private waiters: Waiter[] = [];
-  private closeWaiters: ((c: WsCloseInfo) => void)[] = [];
-  private closeInfo: WsCloseInfo | undefined;
-  private readonly decoder: Decoder;
-  badBytes: string | undefined;
+  private readonly inbox: PacketInbox<WsCloseInfo>;
 
   private constructor(private readonly ws: WebSocket, private readonly opts: WsRawOptions) {
     this.label = opts.label ?? 'ws';
     this.version = opts.version;
-    this.decoder = new Decoder({ version: opts.version, role: 'client' });
+    this.inbox = new PacketInbox<WsCloseInfo>({ label: this.label, version: opts.version, recorder: opts.recorder, timeoutMs: opts.timeoutMs ?? 3000 });
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const b = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       this.frames.push({ binary: isBinary, bytes: b.length });
       if (!isBinary) opts.recorder?.raw('in', this.label, b, 'TEXT frame from the server');
-      this.onData(b);
+      this.inbox.feed(b);
     });
     ws.on('error', (e) => opts.recorder?.event(this.label, 'error', e.message));
     ws.once('close', (code: number, reason: Buffer) => {
-      this.closeInfo = { code, reason: reason.toString() };
       opts.recorder?.event(this.label, 'close', `WebSocket close code ${code}${reason.length ? ` (${reason.toString()})` : ''}`);
-      for (const w of this.waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(new WaitError('closed', w.awaited, `connection closed (WebSocket code ${code})`, this.label));
-      }
-      for (const f of this.closeWaiters.splice(0)) f(this.closeInfo);
+      this.inbox.close({ code, reason: reason.toString() }, `connection closed (WebSocket code ${code})`);
     });
   }
 
@@ -103,7 +84,17 @@ export class WsRaw {
   }
 
   get closed(): boolean {
-    return this.closeInfo !== undefined;
+    return this.inbox.closed !== undefined;
+  }
+
+  /** Every packet received, in order. */
+  get received(): readonly Packet[] {
+    return this.inbox.received;
+  }
+
+  /** What the codec said about undecodable bytes from the broker, if any. */
+  get badBytes(): string | undefined {
+    return this.inbox.badBytes?.message;
   }
 
   /** Encodes packets into bytes for this connection's version. */
@@ -135,39 +126,12 @@ export class WsRaw {
 
   expect<T extends Packet['type']>(type: T, o: { timeoutMs?: number; where?: (p: PacketOf<T>) => boolean } = {}): Promise<PacketOf<T>> {
     const where = o.where;
-    const match = (p: Packet): boolean => p.type === type && (!where || where(p as PacketOf<T>));
-    const awaited = type.toUpperCase();
-    const i = this.inbox.findIndex(match);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0] as PacketOf<T>);
-    if (this.badBytes) return Promise.reject(new WaitError('bad-bytes', awaited, this.badBytes, this.label));
-    if (this.closeInfo) return Promise.reject(new WaitError('closed', awaited, `connection closed (WebSocket code ${this.closeInfo.code})`, this.label));
-    const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs ?? 3000;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        this.opts.recorder?.event(this.label, 'timeout', `no ${awaited} within ${timeoutMs} ms`);
-        reject(new WaitError('timeout', awaited, `nothing within ${timeoutMs} ms`, this.label));
-      }, timeoutMs);
-      const waiter: Waiter = { match, awaited, timer, resolve: (p) => resolve(p as PacketOf<T>), reject };
-      this.waiters.push(waiter);
-    });
+    return this.inbox.take((p) => p.type === type && (!where || where(p as PacketOf<T>)), type.toUpperCase(), o.timeoutMs) as Promise<PacketOf<T>>;
   }
 
   /** Resolves when the connection closes; rejects (WaitError 'timeout') if it is still open after `timeoutMs`. */
-  expectClose(timeoutMs = this.opts.timeoutMs ?? 3000): Promise<WsCloseInfo> {
-    if (this.closeInfo) return Promise.resolve(this.closeInfo);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.closeWaiters = this.closeWaiters.filter((f) => f !== done);
-        this.opts.recorder?.event(this.label, 'timeout', `connection still open after ${timeoutMs} ms`);
-        reject(new WaitError('timeout', 'the broker to close the connection', `still open after ${timeoutMs} ms`, this.label));
-      }, timeoutMs);
-      const done = (c: WsCloseInfo): void => {
-        clearTimeout(timer);
-        resolve(c);
-      };
-      this.closeWaiters.push(done);
-    });
+  expectClose(timeoutMs?: number): Promise<WsCloseInfo> {
+    return this.inbox.closeWait(timeoutMs);
   }
 
   /** Drops the connection without a close frame. */
@@ -175,33 +139,4 @@ export class WsRaw {
     if (!this.closed) this.opts.recorder?.event(this.label, 'destroy');
     this.ws.terminate();
   }
-
-  private onData(chunk: Buffer): void {
-    if (this.badBytes) return;
-    try {
-      this.decoder.feed(chunk, (p) => this.onPacket(p));
-    } catch (e) {
-      if (!isMqttCodecError(e)) throw e;
-      this.badBytes = e.message;
-      this.opts.recorder?.raw('in', this.label, chunk, `undecodable: ${e.message}`);
-      for (const w of this.waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.reject(new WaitError('bad-bytes', w.awaited, e.message, this.label));
-      }
-    }
-  }
-
-  private onPacket(p: Packet): void {
-    this.opts.recorder?.packet('in', this.label, p);
-    this.received.push(p);
-    const i = this.waiters.findIndex((w) => w.match(p));
-    if (i >= 0) {
-      const [w] = this.waiters.splice(i, 1);
-      clearTimeout(w!.timer);
-      w!.resolve(p);
-      return;
-    }
-    this.inbox.push(p);
-  }
 }
-

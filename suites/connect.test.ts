@@ -254,7 +254,7 @@ conformance('with Request Problem Information 0 no Reason String or User Propert
     await t.expect(client, 'puback', 'MQTT-3.1.2-29');
     client.send({ type: 'pubrel', packetId: 9 });
     await t.expect(client, 'pubcomp', 'MQTT-3.1.2-29');
-    return client.received;
+    return [...client.received];
   };
   const explained = (p: Packet): boolean => 'properties' in p && p.properties !== undefined && ('reasonString' in p.properties || 'userProperties' in p.properties);
   const quiet = await provoke('rpi0', 0);
