@@ -698,7 +698,7 @@ export function splitByPlan(bytes: Buffer, plan: ChunkPlan): Buffer[] {
 // ---------------------------------------------------------------------------
 
 /** Parses an integer environment variable, or returns undefined when unset or empty. */
-function envInt(name: string): number | undefined {
+export function envInt(name: string): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
   const n = Number(raw);

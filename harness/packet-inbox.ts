@@ -37,6 +37,8 @@ export interface InboxOptions {
   maxPacketSize?: number | undefined;
   /** Default timeout of waits, ms. */
   timeoutMs: number;
+  /** Push mode: packets no waiter takes go here instead of staying for later take()s. */
+  unmatched?: ((p: Packet) => void) | undefined;
 }
 
 export class PacketInbox<Close> {
@@ -52,7 +54,7 @@ export class PacketInbox<Close> {
   badBytes: MqttCodecError | undefined;
   private readonly decoder: Decoder;
 
-  constructor(readonly opts: InboxOptions, private readonly onPacket?: (p: Packet) => void) {
+  constructor(public opts: InboxOptions, private readonly onPacket?: (p: Packet) => void) {
     this.decoder = new Decoder({ version: opts.version, role: 'client', maxPacketSize: opts.maxPacketSize });
   }
 
@@ -162,6 +164,7 @@ export class PacketInbox<Close> {
       w!.resolve(p);
       return;
     }
-    this.pending.push(p);
+    if (this.opts.unmatched) this.opts.unmatched(p);
+    else this.pending.push(p);
   }
 }

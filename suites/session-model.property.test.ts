@@ -17,6 +17,7 @@
  * the seed and the counterexample also go into the results meta.
  */
 import fc from 'fast-check';
+import { envInt } from '../codec/arbitraries.js';
 import type { ProtocolVersion } from '../codec/index.js';
 import { Recorder } from '../harness/recorder.js';
 import { conformance } from './support/conformance.js';
@@ -25,13 +26,6 @@ import { FILTER_NAMES, Publisher, TOPIC_NAMES, World, type ModelState, type Q } 
 
 const DEEP = process.env['MQTT_TESTBED_DEEP'] === '1' || (process.env['MQTT_TESTBED_ARGS'] ?? '').split(/\s+/).includes('--deep');
 
-function envInt(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got '${raw}'`);
-  return n;
-}
 
 const CONFIG = {
   runs: envInt('FC_RUNS') ?? (DEEP ? 400 : 30),

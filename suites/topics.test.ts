@@ -8,19 +8,10 @@ import type { ProtocolVersion, QoS } from '../codec/index.js';
 import type { RawClient } from '../harness/raw-client.js';
 import { describe, WaitError } from '../harness/raw-client.js';
 import { conformance } from './support/conformance.js';
+import { vbi } from './support/v5-helpers.js';
 import type { ConformanceContext } from './support/context.js';
 import { ack, dollarTopic, expectNoPublish, publish, receive, SILENCE_MS, subscribe, subscribeOk, sv, text } from './support/publish-helpers.js';
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 function u16(n: number): Buffer {
   return Buffer.from([n >> 8, n & 0xff]);
@@ -29,13 +20,13 @@ function u16(n: number): Buffer {
 /** A QoS 0 PUBLISH with the Topic Name given as raw bytes (may be invalid). */
 function rawPublish(version: ProtocolVersion, topic: Buffer, payload = Buffer.from('x')): Buffer {
   const body = Buffer.concat([u16(topic.length), topic, version === 5 ? Buffer.from([0]) : Buffer.alloc(0), payload]);
-  return Buffer.concat([Buffer.from([0x30]), varint(body.length), body]);
+  return Buffer.concat([Buffer.from([0x30]), vbi(body.length), body]);
 }
 
 /** A SUBSCRIBE (id 1, QoS 0) with the Topic Filter given as raw bytes (may be invalid). */
 function rawSubscribe(version: ProtocolVersion, filter: Buffer): Buffer {
   const body = Buffer.concat([u16(1), version === 5 ? Buffer.from([0]) : Buffer.alloc(0), u16(filter.length), filter, Buffer.from([0])]);
-  return Buffer.concat([Buffer.from([0x82]), varint(body.length), body]);
+  return Buffer.concat([Buffer.from([0x82]), vbi(body.length), body]);
 }
 
 /** Waits for the broker to refuse a subscription: a failure code in SUBACK, or closing the connection. Returns what happened. */

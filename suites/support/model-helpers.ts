@@ -30,8 +30,9 @@
  * acknowledges it (QoS 1/2) or answers the publisher's next PINGREQ (QoS 0).
  */
 import {
-  Decoder, encode, isMqttCodecError, type ConnackPacket, type ConnectPacket, type Packet, type PacketOf, type ProtocolVersion,
+  encode, type ConnackPacket, type ConnectPacket, type Packet, type PacketOf, type ProtocolVersion,
 } from '../../codec/index.js';
+import { PacketInbox } from '../../harness/packet-inbox.js';
 import { describe } from '../../harness/raw-client.js';
 import type { Recorder } from '../../harness/recorder.js';
 import { listenerUrl, tlsOptions, type Target } from '../../harness/target.js';
@@ -42,12 +43,6 @@ export type Q = 0 | 1 | 2;
 
 // ------------------------------------------------------------------ packet client
 
-interface Waiter {
-  match: (p: Packet) => boolean;
-  resolve: (p: Packet | undefined) => void;
-  timer: NodeJS.Timeout;
-}
-
 /**
  * One connection: packets out and in (recorded), waiters that take the
  * packets they match, everything else to `onPacket`.
@@ -55,36 +50,37 @@ interface Waiter {
 export class PacketClient {
   onPacket: (p: Packet) => void = () => {};
   onBadBytes: (e: { statement: string | undefined; message: string }) => void = () => {};
-  closed = false;
-  private waiters: Waiter[] = [];
-  private closeFns: (() => void)[] = [];
-  private readonly decoder: Decoder;
-
-  /** Where packets are recorded (switchable: the shared publisher records into each run's recorder). */
-  recorder: Recorder;
+  private readonly inbox: PacketInbox<true>;
 
   private constructor(private readonly stream: Stream, readonly label: string, readonly version: ProtocolVersion, recorder: Recorder) {
-    this.recorder = recorder;
-    this.decoder = new Decoder({ version, role: 'client' });
+    this.inbox = new PacketInbox<true>({ label, version, recorder, timeoutMs: 3000, unmatched: (p) => this.onPacket(p) });
+    let reported = false;
     stream.onData((chunk) => {
-      try {
-        this.decoder.feed(chunk, (p) => this.dispatch(p));
-      } catch (e) {
-        if (!isMqttCodecError(e)) throw e;
-        this.recorder.raw('in', label, chunk, `undecodable: ${e.message}`);
-        this.onBadBytes({ statement: e.statement, message: e.message });
+      this.inbox.feed(chunk);
+      const bad = this.inbox.badBytes;
+      if (bad && !reported) {
+        reported = true;
+        this.onBadBytes({ statement: bad.statement, message: bad.message });
         stream.destroy();
       }
     });
     stream.onClose((error) => {
-      this.closed = true;
       this.recorder.event(label, 'close', error?.message);
-      for (const w of this.waiters.splice(0)) {
-        clearTimeout(w.timer);
-        w.resolve(undefined);
-      }
-      for (const f of this.closeFns.splice(0)) f();
+      this.inbox.close(true, 'connection closed');
     });
+  }
+
+  /** Where packets are recorded (switchable: the shared publisher records into each run's recorder). */
+  get recorder(): Recorder {
+    return this.inbox.opts.recorder!;
+  }
+
+  set recorder(r: Recorder) {
+    this.inbox.opts.recorder = r;
+  }
+
+  get closed(): boolean {
+    return this.inbox.closed !== undefined;
   }
 
   static async open(target: Target, version: ProtocolVersion, label: string, recorder: Recorder, timeoutMs: number): Promise<PacketClient> {
@@ -96,18 +92,6 @@ export class PacketClient {
     return new PacketClient(stream, label, version, recorder);
   }
 
-  private dispatch(p: Packet): void {
-    this.recorder.packet('in', this.label, p);
-    const i = this.waiters.findIndex((w) => w.match(p));
-    if (i >= 0) {
-      const [w] = this.waiters.splice(i, 1);
-      clearTimeout(w!.timer);
-      w!.resolve(p);
-      return;
-    }
-    this.onPacket(p);
-  }
-
   send(p: Packet): void {
     if (this.closed) return;
     this.recorder.packet('out', this.label, p);
@@ -116,35 +100,13 @@ export class PacketClient {
 
   /** The next packet of `type` (matching `where`), or undefined on timeout / close. */
   wait<T extends Packet['type']>(type: T, timeoutMs: number, where?: (p: PacketOf<T>) => boolean): Promise<PacketOf<T> | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const w: Waiter = {
-        match: (p) => p.type === type && (!where || where(p as PacketOf<T>)),
-        resolve: (p) => resolve(p as PacketOf<T> | undefined),
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((x) => x !== w);
-          this.recorder.event(this.label, 'timeout', `no ${type.toUpperCase()} within ${timeoutMs} ms`);
-          resolve(undefined);
-        }, timeoutMs),
-      };
-      this.waiters.push(w);
-    });
+    return this.inbox.take((p) => p.type === type && (!where || where(p as PacketOf<T>)), type.toUpperCase(), timeoutMs)
+      .then((p) => p as PacketOf<T>, () => undefined);
   }
 
   /** Resolves true when the connection closes within `timeoutMs`. */
   waitClosed(timeoutMs: number): Promise<boolean> {
-    if (this.closed) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.closeFns = this.closeFns.filter((f) => f !== done);
-        resolve(false);
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.closeFns.push(done);
-    });
+    return this.inbox.closeWait(timeoutMs).then(() => true, () => false);
   }
 
   /** DISCONNECT (normal), then close. */
