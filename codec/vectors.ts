@@ -656,14 +656,8 @@ export interface BoundaryVector {
   lengthBytes: number;
 }
 
-const RL_BOUNDARIES: ReadonlyArray<readonly [rl: number, hex: string]> = [
-  [127, '7f'],
-  [128, '80 01'],
-  [16383, 'ff 7f'],
-  [16384, '80 80 01'],
-  [2097151, 'ff ff 7f'],
-  [2097152, '80 80 80 01'],
-];
+/** The Remaining Length boundaries the spec names (127/128 … 2097151/2097152). */
+const RL_BOUNDARIES = VARINT_BOUNDARIES.filter(([v]) => v >= 127 && v <= 2097152);
 
 export const BOUNDARY_VECTORS: readonly BoundaryVector[] = RL_BOUNDARIES.flatMap(([rl, vhex]) =>
   ([4, 5] as const).map((version): BoundaryVector => ({
