@@ -177,7 +177,7 @@ export class ConformanceContext {
     try {
       return await client.expect(type, o);
     } catch (e) {
-      if (e instanceof WaitError) throw new StatementFailure(statement, e.message);
+      if (e instanceof WaitError) throw this.waitFailure(client, statement, e);
       throw e;
     }
   }
@@ -187,7 +187,7 @@ export class ConformanceContext {
     try {
       return await client.expectClose(timeoutMs);
     } catch (e) {
-      if (e instanceof WaitError) throw new StatementFailure(statement, e.message);
+      if (e instanceof WaitError) throw this.waitFailure(client, statement, e);
       throw e;
     }
   }
@@ -197,9 +197,20 @@ export class ConformanceContext {
     try {
       await client.expectNothing(ms, match, what);
     } catch (e) {
-      if (e instanceof WaitError) throw new StatementFailure(statement, e.message);
+      if (e instanceof WaitError) throw this.waitFailure(client, statement, e);
       throw e;
     }
+  }
+
+  /**
+   * A failed wait as a statement failure. Undecodable bytes from the broker break the statement the
+   * codec names (e.g. MQTT-1.5.3-2 for U+0000 in a topic), not the one the test was waiting to check.
+   */
+  private waitFailure(client: RawClient, statement: string | undefined, e: WaitError): StatementFailure {
+    if (e.failure === 'bad-bytes' && client.badBytes) {
+      return new StatementFailure(client.badBytes.statement ?? statement, `the broker sent bytes that do not decode (${client.badBytes.message}) while ${e.awaited} was awaited`);
+    }
+    return new StatementFailure(statement, e.message);
   }
 
   check(condition: boolean, statement: string | undefined, message: string): void {
