@@ -112,8 +112,10 @@ conformance('acknowledgements to a client with a small Maximum Packet Size leave
   if (deny) {
     const { client: denied } = await t.connect('denied', { role: deny.role, properties: { maximumPacketSize: SMALL } });
     const ack = await subscribe(t, denied, [{ topicFilter: deny.topic, qos: 1 }], { requireGranted: false });
-    t.check(ack.reasonCodes[0]! >= 0x80, undefined, `profile claims ${deny.role} may not subscribe to ${deny.topic}, but SUBACK granted it (test precondition)`);
-    checkSizes(t, denied, SMALL, statementFor);
+    // A broker may grant and filter on delivery instead (the security suite reports that); then
+    // there is no refusal whose Reason String could be too large, and nothing more to check here.
+    if (ack.reasonCodes[0]! >= 0x80) checkSizes(t, denied, SMALL, statementFor);
+    else t.recorder.event('denied', 'note', `SUBACK granted ${deny.topic} despite the deny claim: no refusal to size-check`);
   }
 });
 
