@@ -90,10 +90,76 @@ export interface ConformanceResults {
   summary: Record<TestStatus, number>;
 }
 
-/** Benchmarks (written by scenarios/, issue 6): kept open here, validated loosely. */
+/** Latency summary in microseconds. */
+export interface Percentiles {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** [percentile, value µs] points for percentile curves (HdrHistogram style), ascending. */
+  distribution: Array<[percentile: number, valueUs: number]>;
+}
+
+/** Bytes on the wire, per message where it says so. */
+export interface ByteSplit {
+  /** Connection set-up (TCP/TLS/CONNECT handshakes, HTTP connection opening), all devices. */
+  setup: number;
+  /** Steady state per message, everything (headers, acks, keep-alives amortised, payload). */
+  perMessage: number;
+  /** Of perMessage: the application payload. */
+  payloadPerMessage: number;
+  /** Of perMessage: protocol headers of the message itself (request/response or PUBLISH framing). */
+  headersPerMessage: number;
+  /** Of perMessage: acknowledgements and responses that carry no payload (PUBACK, CoAP ACK, HTTP 204). */
+  acksPerMessage: number;
+  /** Everything counted in the measured window. */
+  total: number;
+  /** IP layer only: packets in the window. */
+  packets?: number;
+}
+
+export interface ProtocolRun {
+  protocol: 'mqtt' | 'http' | 'coap';
+  /** Human label, e.g. 'MQTT QoS 1 over TCP', 'HTTP/1.1 new connection per request', 'CoAP CON'. */
+  variant: string;
+  /** Everything about the variant that changes numbers (QoS, transport, TLS, TCP_NODELAY, keep-alive, client library). */
+  settings: Record<string, unknown>;
+  offeredRate: number;
+  achievedRate: number;
+  durationS: number;
+  messages: { intended: number; sent: number; received: number; lost: number; errors: number; timeouts: number };
+  /** From the intended send time (corrected for coordinated omission) and from the actual send. */
+  latencyUs: { corrected: Percentiles; uncorrected: Percentiles };
+  /** Application layer (byte-counting sockets) and, when the run used network namespaces, IP layer (interface counters). */
+  bytes: { app: ByteSplit; ip?: ByteSplit };
+  cpu: { serverMs: number; clientMs: number };
+  memory: { serverPeakKiB: number; clientPeakKiB: number };
+  /** Saturation search: offered vs achieved per step. */
+  saturation?: { steps: Array<{ offered: number; achieved: number; p99Us: number; errors: number }>; saturationRate: number };
+  /** Problems seen during the run (never hidden): timeouts, refused connections, lost messages. */
+  notes?: string[];
+}
+
+/** A published claim checked against what was measured. */
+export interface ClaimCheck {
+  claim: string;
+  measured: string;
+  verdict: 'holds' | 'does not hold' | 'not measured';
+}
+
+/** Written by scenarios/ (the scenario runner). */
 export interface BenchmarkResults {
+  /** Workload name, e.g. 'telemetry'. */
   scenario: string;
-  [key: string]: unknown;
+  /** Resolved workload parameters (after CLI overrides). */
+  workload: Record<string, unknown>;
+  /** Device profile with what was measured of it (CPU cap, memory cap, link delay/jitter/loss/rate) and how it was shaped. */
+  deviceProfile: { name: string; [key: string]: unknown };
+  runs: ProtocolRun[];
+  claims: ClaimCheck[];
 }
 
 export interface ResultsFile {
