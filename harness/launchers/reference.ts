@@ -35,7 +35,9 @@ export const LIMITED_REFERENCE: BrokerOptions = {
 
 export async function launchReference(opts: ReferenceLaunchOptions = {}): Promise<LaunchedTarget> {
   const certs = devCertificates();
-  const users = await Promise.all(Object.entries(ROLE_PASSWORDS).map(async ([u, pw]) => `${u}:${await hashPassword(pw)}`));
+  // A test fixture: a light scrypt cost (N=1024) keeps hundreds of concurrent CONNECTs fast on a
+  // loaded 2-core machine; production password files use the default (N=16384).
+  const users = await Promise.all(Object.entries(ROLE_PASSWORDS).map(async ([u, pw]) => `${u}:${await hashPassword(pw, { N: 1024, r: 8, p: 1 })}`));
   const hooks = composeHooks({
     passwords: parsePasswordFile(users.join('\n'), 'reference users'),
     certificateIdentity: true,
