@@ -33,6 +33,10 @@ describe('applyBrokerFlags', () => {
     expect(out.listeners).toEqual({ tls, wss: tls });
   });
 
+  test('--data-dir resolves against the working directory; --fsync', () => {
+    expect(apply({ dataDir: '/old' }, ['--data-dir', 'state', '--fsync'])).toEqual({ dataDir: '/work/state', fsync: true });
+  });
+
   test('auth and log flags', () => {
     expect(apply({ allowAnonymous: false }, ['--password-file', 'pw', '--acl-file', '/etc/acl', '--allow-anonymous', '--log-level', 'debug']))
       .toEqual({ passwordFile: '/work/pw', aclFile: '/etc/acl', allowAnonymous: true, logLevel: 'debug' });

@@ -28,6 +28,9 @@ export const BROKER_USAGE = `mqtt-testbed broker [options]
   --password-file FILE     users and scrypt hashes (create with: mqtt-testbed passwd)
   --acl-file FILE          topic ACL (deny by default once given)
   --allow-anonymous        accept clients without a user name
+  --data-dir DIR           keep retained messages, sessions, subscriptions, queued and in-flight
+                           messages and Wills in DIR: they survive a restart and a kill -9
+  --fsync                  with --data-dir: fsync before acknowledging (survives power loss; slower)
   --log-level LEVEL        debug | info | warn | error | silent (default info)
 Port 0 picks a free port; the bound URLs are printed to stdout, one per line.`;
 
@@ -46,6 +49,8 @@ const OPTIONS = {
   'password-file': { type: 'string' },
   'acl-file': { type: 'string' },
   'allow-anonymous': { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  fsync: { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -108,6 +113,8 @@ export function applyBrokerFlags(raw: unknown, f: BrokerFlags, cwd: string): Jso
   if (f['password-file'] !== undefined) out.passwordFile = path(f['password-file']);
   if (f['acl-file'] !== undefined) out.aclFile = path(f['acl-file']);
   if (f['allow-anonymous'] !== undefined) out.allowAnonymous = f['allow-anonymous'];
+  if (f['data-dir'] !== undefined) out.dataDir = path(f['data-dir']);
+  if (f.fsync !== undefined) out.fsync = f.fsync;
   if (f['log-level'] !== undefined) {
     if (!(LOG_LEVELS as readonly string[]).includes(f['log-level'])) throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${f['log-level']}'`);
     out.logLevel = f['log-level'];
@@ -155,7 +162,7 @@ export async function brokerCommand(argv: string[], io: CliIo): Promise<number> 
   logger.info('starting broker', {
     config: flags.config !== undefined ? resolve(io.cwd, flags.config) : undefined,
     passwordFile: config.passwordFile, aclFile: config.aclFile,
-    allowAnonymous: effectiveAllowAnonymous(config),
+    allowAnonymous: effectiveAllowAnonymous(config), dataDir: config.dataDir, fsync: config.dataDir !== undefined ? config.fsync : undefined,
   });
   // Listen for signals before the listeners open, so an early SIGTERM still shuts down cleanly.
   const signal = nextSignal();
@@ -176,6 +183,6 @@ export async function brokerCommand(argv: string[], io: CliIo): Promise<number> 
   });
   await running.close();
   const stats = running.broker.stats;
-  logger.info('broker stopped', { messagesIn: stats.messagesIn, denied: stats.denied });
+  logger.info('broker stopped', { messagesIn: stats.messagesIn, denied: stats.denied, dropped: stats.dropped, refused: stats.refused, throttled: stats.throttled });
   return 0;
 }

@@ -52,7 +52,7 @@ describe('validateConfig', () => {
   test.each([
     [[], /^\(top level\): expected an object, got an array$/],
     [{ listners: {} }, /^listners: unknown field \(did you mean 'listeners'\?\)$/],
-    [{ colour: 1 }, /^colour: unknown field \(expected one of: listeners, passwordFile, aclFile, allowAnonymous, limits, noDelay, logLevel\)$/],
+    [{ colour: 1 }, /^colour: unknown field \(expected one of: listeners, passwordFile, aclFile, allowAnonymous, limits, dataDir, fsync, noDelay, logLevel\)$/],
     [{ listeners: {} }, /^listeners: no listener is enabled; expected at least one of tcp, tls, ws, wss$/],
     [{ listeners: { tcp: false } }, /^listeners: no listener is enabled/],
     [{ listeners: { tcp: true } }, /^listeners\.tcp: expected an object such as \{"port": 1883\}/],
@@ -79,6 +79,11 @@ describe('validateConfig', () => {
     [{ limits: { maxQos: 1 } }, /^limits\.maxQos: unknown field \(did you mean 'maxQoS'\?\)$/],
     [{ limits: { faults: ['x'] } }, /^limits\.faults: unknown field/],
     [{ limits: { maxSessionExpiryInterval: -1 } }, /^limits\.maxSessionExpiryInterval: expected an integer from 0 to 4294967295, got -1$/],
+    [{ limits: { queueHighWaterMark: 10, queueLowWaterMark: 10 } }, /^limits\.queueLowWaterMark: must be below limits\.queueHighWaterMark \(10\), got 10$/],
+    [{ limits: { maxPendingConnections: 0 } }, /^limits\.maxPendingConnections: expected an integer from 1 to /],
+    [{ dataDir: '' }, /^dataDir: expected a file path \(non-empty string\), got ""$/],
+    [{ fsync: true }, /^fsync: needs dataDir/],
+    [{ dataDir: 'd', fsync: 'always' }, /^fsync: expected true or false, got "always"$/],
     [{ noDelay: null }, /^noDelay: expected true or false, got null$/],
     [{ logLevel: 'verbose' }, /^logLevel: expected one of "debug", "info", "warn", "error", "silent", got "verbose"$/],
   ])('%j', (raw, problem) => {
@@ -132,6 +137,12 @@ describe('loadConfig', () => {
     expect(acl!.users.get('sensor')).toHaveLength(1);
     expect(typeof options.hooks?.authenticate).toBe('function');
     expect(typeof options.hooks?.authorizePublish).toBe('function');
+  });
+
+  test('dataDir (relative to the config file) and fsync reach the broker options', () => {
+    const { options } = loadConfig(validateConfig({ dataDir: 'state', fsync: true }, { baseDir: dir }));
+    expect(options).toMatchObject({ dataDir: join(dir, 'state'), fsync: true });
+    expect(loadConfig(validateConfig({})).options.dataDir).toBeUndefined();
   });
 
   test('missing files are named with their field', () => {

@@ -15,8 +15,8 @@ import { readAclFile, type Acl } from './auth/acl-file.js';
 import { composeHooks } from './auth/hooks.js';
 import { readPasswordFile, type PasswordDb } from './auth/password-file.js';
 
-/** Every BrokerOptions setting a config file may give (all but clock, logger, hooks and faults). */
-export type BrokerLimits = Omit<BrokerOptions, 'clock' | 'logger' | 'hooks' | 'faults'>;
+/** The BrokerOptions settings a config file gives under `limits` (all but clock, logger, hooks, faults and the persistence settings). */
+export type BrokerLimits = Omit<BrokerOptions, 'clock' | 'logger' | 'hooks' | 'faults' | 'dataDir' | 'fsync' | 'logCompactBytes'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -47,6 +47,10 @@ export interface BrokerConfig {
   /** As given; undefined means the default (see anonymousAllowed in auth/hooks.ts). */
   allowAnonymous?: boolean | undefined;
   limits: BrokerLimits;
+  /** Folder for durable state (absolute after validation); none = in memory. */
+  dataDir?: string | undefined;
+  /** fsync the log before acknowledging (power-loss durability); needs dataDir. */
+  fsync: boolean;
   noDelay: boolean;
   logLevel: LogLevel;
 }
@@ -114,13 +118,17 @@ export const LIMIT_SPECS: { readonly [K in keyof Required<BrokerLimits>]: Spec }
   connectTimeoutMs: int(1, MAX_INT),
   maxSessionExpiryInterval: int(0, 0xffffffff),
   maxConnections: int(1, MAX_INT),
+  maxPendingConnections: int(1, MAX_INT),
+  queueHighWaterMark: int(1, MAX_INT),
+  queueLowWaterMark: int(0, MAX_INT),
+  maxPublisherPauseMs: int(1, MAX_INT),
   allowZeroLengthClientId: BOOL,
   checkPayloadFormat: BOOL,
   maxWriteBuffer: int(0, Number.MAX_SAFE_INTEGER),
   responseInformation: { kind: 'string' },
 };
 
-const TOP_FIELDS = ['$schema', '$comment', 'listeners', 'passwordFile', 'aclFile', 'allowAnonymous', 'limits', 'noDelay', 'logLevel'] as const;
+const TOP_FIELDS = ['$schema', '$comment', 'listeners', 'passwordFile', 'aclFile', 'allowAnonymous', 'limits', 'dataDir', 'fsync', 'noDelay', 'logLevel'] as const;
 const LISTENER_FIELDS = { tcp: ['host', 'port'], ws: ['host', 'port', 'path'], tls: ['host', 'port', 'key', 'cert', 'ca', 'requireClientCert', 'useCertificateCN'], wss: ['host', 'port', 'path', 'key', 'cert', 'ca', 'requireClientCert', 'useCertificateCN'] } as const;
 type Kind = keyof typeof LISTENER_FIELDS;
 const KINDS: readonly Kind[] = ['tcp', 'tls', 'ws', 'wss'];
@@ -188,7 +196,7 @@ export function validateConfig(raw: unknown, o: ValidateOptions = {}): BrokerCon
   const source = o.source ?? 'configuration';
   const top = c.object(raw, '', TOP_FIELDS);
   if (!top) throw new ConfigError(source, c.issues);
-  const config: BrokerConfig = { listeners: {}, limits: {}, noDelay: true, logLevel: 'info' };
+  const config: BrokerConfig = { listeners: {}, limits: {}, fsync: false, noDelay: true, logLevel: 'info' };
 
   // listeners
   const rawListeners = top.listeners === undefined ? { tcp: {} } : top.listeners;
@@ -252,6 +260,13 @@ export function validateConfig(raw: unknown, o: ValidateOptions = {}): BrokerCon
       }
     }
   }
+  const lim = config.limits;
+  if (lim.queueHighWaterMark !== undefined && lim.queueLowWaterMark !== undefined && lim.queueLowWaterMark >= lim.queueHighWaterMark) {
+    c.fail('limits.queueLowWaterMark', `must be below limits.queueHighWaterMark (${lim.queueHighWaterMark}), got ${lim.queueLowWaterMark}`);
+  }
+  config.dataDir = c.file(top.dataDir, 'dataDir');
+  config.fsync = c.bool(top.fsync, 'fsync') ?? false;
+  if (config.fsync && top.dataDir === undefined) c.fail('fsync', 'needs dataDir (a folder for the persistent state; CLI: --data-dir)');
   config.noDelay = c.bool(top.noDelay, 'noDelay') ?? true;
   if (top.logLevel !== undefined) config.logLevel = (c.check(top.logLevel, 'logLevel', { kind: 'enum', values: LOG_LEVELS }) as LogLevel | undefined) ?? 'info';
 
@@ -335,6 +350,7 @@ export function loadConfig(config: BrokerConfig, extra: { logger?: Logger; hooks
   const options: StartOptions = {
     ...config.limits,
     noDelay: config.noDelay,
+    ...(config.dataDir !== undefined ? { dataDir: config.dataDir, fsync: config.fsync } : {}),
     tcp: tcp ? { host: tcp.host, port: tcp.port } : false,
     ws: ws ? { host: ws.host, port: ws.port, path: ws.path } : false,
     tls: false,

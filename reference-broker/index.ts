@@ -1,5 +1,6 @@
 /** Public surface of the reference broker. */
-export { Broker, type BrokerStats } from './core/broker.js';
+export { Broker, type BrokerStats, type RestoreReport } from './core/broker.js';
+export { FilePersistence, noPersistence, type Persistence } from './core/persistence.js';
 export { systemClock, FakeClock, type Clock, type TimerHandle } from './core/clock.js';
 export type { Link, PeerCertificateInfo, TransportKind } from './core/link.js';
 export {

@@ -11,13 +11,30 @@ export interface Clock {
   now(): number;
   /** Runs `fn` once after `ms` milliseconds unless cancelled. */
   setTimer(ms: number, fn: () => void): TimerHandle;
+  /**
+   * Wall-clock milliseconds since the epoch, for what must outlive the process (persisted expiry
+   * times). Default Date.now().
+   */
+  wallNow?(): number;
+}
+
+/** The wall clock of `clock` (Date.now() unless it has its own). */
+export function wallNow(clock: Clock): number {
+  return clock.wallNow ? clock.wallNow() : Date.now();
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimer(ms, fn) {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
+    // setTimeout fires at once above 2^31-1 ms (24.8 days); a long session expiry is chained in steps.
+    const MAX = 2 ** 31 - 1;
+    let t: NodeJS.Timeout;
+    const arm = (left: number): void => {
+      t = setTimeout(left > MAX ? () => arm(left - MAX) : fn, Math.min(left, MAX));
+      t.unref?.();
+    };
+    arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
 };
@@ -25,11 +42,21 @@ export const systemClock: Clock = {
 /** A clock that moves only when told to; timers fire in time order during advance(). */
 export class FakeClock implements Clock {
   private t = 0;
+  /** Wall time at now() = 0; `wallNow()` moves with advance(). */
+  private readonly wallStart: number;
+
+  constructor(o: { wallStart?: number } = {}) {
+    this.wallStart = o.wallStart ?? Date.UTC(2025, 0, 1);
+  }
   private seq = 0;
   private timers: { at: number; seq: number; fn: () => void; live: boolean }[] = [];
 
   now(): number {
     return this.t;
+  }
+
+  wallNow(): number {
+    return this.wallStart + this.t;
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {

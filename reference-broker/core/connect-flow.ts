@@ -41,7 +41,12 @@ export function handleConnect(conn: Connection, p: ConnectPacket): void {
     if (props.maximumPacketSize !== undefined) conn.clientMaxPacketSize = props.maximumPacketSize;
     if (props.topicAliasMaximum !== undefined) conn.clientTopicAliasMaximum = props.topicAliasMaximum;
   }
-  if (opts.maxConnections !== undefined && broker.openConnections >= opts.maxConnections) {
+  // A client taking over its own connection does not add one, so it is let in at the limit.
+  if (opts.maxConnections !== undefined && broker.openConnections >= opts.maxConnections && !(p.clientId.length > 0 && broker.isConnected(p.clientId))) {
+    broker.stats.refused++;
+    broker.limitLog.warn('connection-limit', 'connection limit reached (maxConnections): CONNECT refused', {
+      remote: conn.link.remoteAddress, clientId: p.clientId, open: broker.openConnections, limit: opts.maxConnections,
+    });
     refuse(conn, 'quota', `connection limit of ${opts.maxConnections} reached`);
     return;
   }
@@ -86,7 +91,7 @@ export function handleConnect(conn: Connection, p: ConnectPacket): void {
     if (conn.state === 'closed') return;
     if (!r.ok) { refuse(conn, r.reason, r.message ?? r.reason); return; }
     if (r.username !== undefined) info.username = r.username;
-    accept(conn, p, info, assigned);
+    broker.atomically(() => accept(conn, p, info, assigned));
   };
   if (result instanceof Promise) {
     conn.beginAuthentication();
@@ -155,8 +160,7 @@ function accept(conn: Connection, p: ConnectPacket, info: ClientInfo, assigned: 
     conn.close('CONNACK does not fit the client Maximum Packet Size');
     return;
   }
-  const { session, present } = broker.attachSession(conn, info.clientId, p.clean, p.protocolVersion);
-  session.expiryInterval = expiry;
+  const { present } = broker.attachSession(conn, info.clientId, p.clean, p.protocolVersion, expiry);
   conn.send({ type: 'connack', sessionPresent: present, reasonCode: 0, properties });
   opts.logger.info('client connected', {
     clientId: info.clientId, username: info.username, version: p.protocolVersion === 5 ? '5.0' : '3.1.1',

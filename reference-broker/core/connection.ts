@@ -10,15 +10,16 @@ import {
 import type { Broker } from './broker.js';
 import type { TimerHandle } from './clock.js';
 import { handleConnect } from './connect-flow.js';
+import { Deque } from './deque.js';
 import type { Link } from './link.js';
 import type { ClientInfo } from './options.js';
 import { handlePuback, handlePubcomp, handlePublish, handlePubrec, handlePubrel } from './publish-flow.js';
-import type { PendingWill, Session } from './session.js';
+import type { PendingWill, Session, Throttleable } from './session.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
 
 export type ConnectionState = 'new' | 'authenticating' | 'open' | 'closed';
 
-export class Connection {
+export class Connection implements Throttleable {
   state: ConnectionState = 'new';
   version: ProtocolVersion | undefined;
   session: Session | undefined;
@@ -42,8 +43,18 @@ export class Connection {
   deferredResends: Set<number> | undefined;
   /** The Will of this connection until it closes. Cleared by a normal DISCONNECT. */
   will: PendingWill | undefined;
-  /** Packets that arrived while an asynchronous authentication was running. */
-  private held: Packet[] | undefined;
+  /** Counted in Broker.pendingConnections (accepted, CONNECT not completed). */
+  countedPending = false;
+  /** Reading paused by back-pressure (a subscriber this connection publishes to is too slow). */
+  readPaused = false;
+  /** Sessions whose full queues keep this connection paused. */
+  pausedFor: Set<Session> | undefined;
+  private pauseTimer: TimerHandle | undefined;
+  /** Packets read but not handled yet: during an asynchronous authentication, or while reading is paused. */
+  private inbox: Deque<Packet> | undefined;
+  /** Bytes for the client held until the persisted records before them are written (see Persistence.mayWrite). */
+  private heldWrites: Buffer[] | undefined;
+  private closeWhenReleased = false;
 
   constructor(
     readonly broker: Broker,
@@ -53,8 +64,8 @@ export class Connection {
     this.lastReceived = broker.clock.now();
     this.connectTimer = broker.clock.setTimer(broker.opts.connectTimeoutMs, () => {
       if (this.state === 'new' || this.state === 'authenticating') {
-        broker.opts.logger.info('no CONNECT in time; closing', { remote: link.remoteAddress });
-        this.close('connect timeout');
+        broker.opts.logger.info('no CONNECT in time; closing', { remote: link.remoteAddress, timeoutMs: broker.opts.connectTimeoutMs });
+        broker.atomically(() => this.close('connect timeout'));
       }
     });
   }
@@ -68,11 +79,16 @@ export class Connection {
     if (this.state === 'closed') return;
     this.lastReceived = this.broker.clock.now();
     this.broker.stats.bytesIn += chunk.length;
+    // Everything one chunk causes is persisted as one group, before any reply to it leaves.
+    const persistence = this.broker.persistence;
+    persistence.begin();
     try {
       this.decoder.feed(chunk, this.dispatch);
     } catch (e) {
       if (!isMqttCodecError(e)) throw e;
       this.malformed(e);
+    } finally {
+      persistence.end();
     }
   }
 
@@ -99,20 +115,35 @@ export class Connection {
 
   /** The link closed (peer, network error or our own close). */
   onClosed(): void {
-    this.close('connection lost');
+    if (this.state === 'closed') return;
+    this.broker.atomically(() => this.close('connection lost'));
   }
 
   /** The link's send buffer drained: send what back-pressure held back. */
   onDrain(): void {
-    if (this.isOpen && this.session) this.broker.drain(this.session);
+    const session = this.session;
+    if (this.isOpen && session) this.broker.atomically(() => this.broker.drain(session));
   }
 
   private readonly dispatch = (p: Packet): void => {
     if (this.state === 'closed') return;
-    if (this.state === 'authenticating') {
-      (this.held ??= []).push(p);
+    if (this.state === 'authenticating' || this.readPaused || this.inbox !== undefined) {
+      (this.inbox ??= new Deque()).push(p);
       return;
     }
+    this.handle(p);
+  };
+
+  /** Handles packets held in the inbox, in order, until it is empty or reading pauses again. */
+  private processInbox(): void {
+    const inbox = this.inbox;
+    if (!inbox) return;
+    while (inbox.length > 0 && !this.readPaused && this.state === 'open') this.handle(inbox.shift()!);
+    if (inbox.length === 0 && this.inbox === inbox) this.inbox = undefined;
+  }
+
+  private handle(p: Packet): void {
+    if (this.state === 'closed') return;
     if (this.state === 'new') {
       if (p.type !== 'connect') {
         this.close('first packet is not CONNECT'); // [MQTT-3.1.0-1]
@@ -135,7 +166,7 @@ export class Connection {
       case 'auth': this.protocolError('AUTH without an authentication method in progress', 0x82); return;
       default: this.protocolError(`unexpected ${p.type.toUpperCase()}`, 0x82);
     }
-  };
+  }
 
   /**
    * Called by the CONNECT flow after the CONNACK: resends the resumed session's
@@ -145,12 +176,34 @@ export class Connection {
    */
   opened(): void {
     this.state = 'open';
+    this.broker.leftPending(this);
     this.connectTimer?.cancel();
     this.armKeepAlive();
     if (this.session) this.broker.resume(this.session);
-    const held = this.held;
-    this.held = undefined;
-    if (held) for (const p of held) this.dispatch(p);
+    this.processInbox();
+  }
+
+  /** Back-pressure: stop reading; `onTimeout` runs if still paused after `maxMs`. */
+  pauseReading(maxMs: number, onTimeout: () => void): void {
+    if (this.readPaused || this.state === 'closed') return;
+    this.readPaused = true;
+    this.link.pause();
+    this.pauseTimer = this.broker.clock.setTimer(maxMs, () => {
+      this.pauseTimer = undefined;
+      if (this.readPaused) onTimeout();
+    });
+  }
+
+  /** Reads again; packets read before the pause are handled first (on a fresh timer turn, not inside the caller's flow). */
+  resumeReading(): void {
+    if (!this.readPaused) return;
+    this.readPaused = false;
+    this.pauseTimer?.cancel();
+    this.pauseTimer = undefined;
+    if (this.state === 'closed') return;
+    this.lastReceived = this.broker.clock.now(); // not reading is not the client's silence
+    this.link.resume();
+    if (this.inbox) this.broker.clock.setTimer(0, () => this.broker.atomically(() => this.processInbox()));
   }
 
   beginAuthentication(): void {
@@ -174,7 +227,27 @@ export class Connection {
 
   write(bytes: Buffer): void {
     this.broker.stats.bytesOut += bytes.length;
+    if (this.heldWrites !== undefined) {
+      this.heldWrites.push(bytes);
+      return;
+    }
+    const persistence = this.broker.persistence;
+    if (persistence.active && !persistence.mayWrite(this)) {
+      this.heldWrites = [bytes];
+      return;
+    }
     this.link.write(bytes);
+  }
+
+  /** The persistence wrote (or synced) the records that the held bytes depend on. */
+  releaseWrites(): void {
+    const held = this.heldWrites;
+    this.heldWrites = undefined;
+    if (held) for (const b of held) this.link.write(b);
+    if (this.closeWhenReleased) {
+      this.closeWhenReleased = false;
+      this.link.close();
+    }
   }
 
   /** Reason String and User Properties only where the client allows them [MQTT-3.1.2-29]. */
@@ -188,11 +261,15 @@ export class Connection {
     const limit = this.keepAliveMs * 1.5;
     const check = (): void => {
       if (this.state !== 'open') return;
+      // While back-pressure keeps reading paused, the client's packets wait unread: not silence.
+      if (this.readPaused) this.lastReceived = this.broker.clock.now();
       const idle = this.broker.clock.now() - this.lastReceived;
       if (idle >= limit) {
         this.broker.opts.logger.info('keep alive expired', { clientId: this.info?.clientId, idleMs: Math.round(idle) });
-        if (this.version === 5) this.send({ type: 'disconnect', reasonCode: 0x8d });
-        this.close('keep alive timeout');
+        this.broker.atomically(() => {
+          if (this.version === 5) this.send({ type: 'disconnect', reasonCode: 0x8d });
+          this.close('keep alive timeout');
+        });
         return;
       }
       this.keepAliveTimer = this.broker.clock.setTimer(limit - idle, check);
@@ -246,11 +323,17 @@ export class Connection {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
+    this.broker.leftPending(this);
     this.connectTimer?.cancel();
     this.keepAliveTimer?.cancel();
-    this.held = undefined;
+    this.pauseTimer?.cancel();
+    this.pauseTimer = undefined;
+    this.readPaused = false;
+    this.inbox = undefined;
     this.broker.connectionClosed(this, wasOpen, why);
-    this.link.close();
+    // Bytes still held for the persistence (a DISCONNECT, say) go out before the close.
+    if (this.heldWrites !== undefined) this.closeWhenReleased = true;
+    else this.link.close();
   }
 
   /** Another connection took this ClientID over [MQTT-3.1.4-3]. */

@@ -9,6 +9,7 @@
 import { encode, type PublishPacket, type PublishProperties } from '../../codec/index.js';
 import type { Connection } from './connection.js';
 import { ownMessage } from './message.js';
+import type { Persistence } from './persistence.js';
 import { sharedPublishBytes } from './wire-cache.js';
 import type { Outbound, Session } from './session.js';
 
@@ -18,7 +19,16 @@ export interface DeliveryContext {
   maxQueuedMessages: number;
   maxWriteBuffer: number;
   outboundTopicAliases: boolean;
+  queueHighWaterMark: number;
+  queueLowWaterMark: number;
   stats: { messagesOut: number; dropped: number };
+  persistence: Persistence;
+  /** `publisher` filled a connected `session`'s queue to the high-water mark: pause it. */
+  throttle(publisher: Connection, session: Session): void;
+  /** `session`'s queue is down to the low-water mark: resume its publishers, stop shedding. */
+  drained(session: Session): void;
+  /** Counts and logs (rate-limited) a delivery not made. */
+  dropped(session: Session, why: 'queue-full' | 'slow-subscriber' | 'qos0-backpressure'): void;
 }
 
 function liveConnection(session: Session): Connection | undefined {
@@ -39,12 +49,22 @@ function own(out: Outbound): void {
   ownMessage(out.msg);
 }
 
-export function enqueue(ctx: DeliveryContext, session: Session, out: Outbound): void {
+/**
+ * Hands `out` to `session`: sent at once when the window has room, else
+ * queued. A connected session's queue at the high-water mark pauses the
+ * publisher `from` (back-pressure); a session shedding after a pause timed
+ * out, or any queue at maxQueuedMessages, drops instead.
+ */
+export function enqueue(ctx: DeliveryContext, session: Session, out: Outbound, from?: Connection): void {
   const conn = liveConnection(session);
   if (out.qos === 0) {
     // QoS 0 is not kept for offline clients; dropped under back-pressure.
-    if (!conn || conn.link.bufferedBytes() > ctx.maxWriteBuffer) {
+    if (!conn) {
       ctx.stats.dropped++;
+      return;
+    }
+    if (conn.link.bufferedBytes() > ctx.maxWriteBuffer) {
+      ctx.dropped(session, 'qos0-backpressure');
       return;
     }
     sendPublish(conn, out, false, ctx);
@@ -56,22 +76,33 @@ export function enqueue(ctx: DeliveryContext, session: Session, out: Outbound): 
     return;
   }
   if (session.queue.length >= ctx.maxQueuedMessages) {
-    session.dropped++;
-    ctx.stats.dropped++;
+    ctx.dropped(session, 'queue-full');
+    return;
+  }
+  if (conn && session.shedding && session.queue.length >= ctx.queueHighWaterMark) {
+    ctx.dropped(session, 'slow-subscriber');
     return;
   }
   own(out);
   session.queue.push(out);
+  ctx.persistence.outbound(session, out);
+  // Never the subscriber's own connection: pausing it would stop the acknowledgements that drain the queue.
+  if (conn && from && from !== conn && !session.shedding && session.queue.length >= ctx.queueHighWaterMark) ctx.throttle(from, session);
 }
 
 function startInflight(conn: Connection, session: Session, out: Outbound, ctx: DeliveryContext): void {
   out.packetId = session.allocatePacketId();
   out.phase = 'publish';
   session.inflight.set(out.packetId, out);
-  if (!sendPublish(conn, out, false, ctx)) {
-    // Too large for the client: behave as if delivered [MQTT-3.1.2-25].
-    session.inflight.delete(out.packetId);
-  }
+  ctx.persistence.outbound(session, out);
+  // Too large for the client: behave as if delivered [MQTT-3.1.2-25].
+  if (!sendPublish(conn, out, false, ctx)) complete(ctx, session, out);
+}
+
+/** A delivery in flight is over (acknowledged, refused or undeliverable): its Packet Identifier is free again. */
+export function complete(ctx: DeliveryContext, session: Session, out: Outbound): void {
+  session.inflight.delete(out.packetId);
+  ctx.persistence.outboundDone(session, out);
 }
 
 /** Moves queued deliveries into the window while there is room. */
@@ -88,16 +119,20 @@ export function drain(ctx: DeliveryContext, session: Session): void {
       if (session.inflight.size - deferred.size >= max || conn.link.bufferedBytes() > ctx.maxWriteBuffer) break;
       deferred.delete(id);
       const out = session.inflight.get(id)!;
-      if (!sendPublish(conn, out, true, ctx)) session.inflight.delete(id);
+      if (!sendPublish(conn, out, true, ctx)) complete(ctx, session, out);
     }
     if (deferred.size > 0) return;
     conn.deferredResends = undefined;
   }
   while (session.queue.length > 0 && session.inflight.size < max && conn.link.bufferedBytes() <= ctx.maxWriteBuffer) {
     const out = session.queue.shift()!;
-    if (expired(out, now)) continue; // [MQTT-3.3.2-5]
+    if (expired(out, now)) {
+      ctx.persistence.outboundDone(session, out); // [MQTT-3.3.2-5]
+      continue;
+    }
     startInflight(conn, session, out, ctx);
   }
+  if ((session.pausedPublishers !== undefined || session.shedding) && session.queue.length <= ctx.queueLowWaterMark) ctx.drained(session);
 }
 
 /**
@@ -120,7 +155,7 @@ export function resume(ctx: DeliveryContext, session: Session): void {
     } else if (sendPublish(conn, out, true, ctx)) {
       used++;
     } else {
-      session.inflight.delete(out.packetId);
+      complete(ctx, session, out);
     }
   }
   drain(ctx, session);

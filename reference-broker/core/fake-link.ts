@@ -7,6 +7,11 @@ export class FakeLink implements Link {
   readonly written: Buffer[] = [];
   closed = false;
   destroyed = false;
+  /** What bufferedBytes() reports: set it to model a peer that reads slowly. */
+  backlog = 0;
+  /** Whether the broker paused reading (back-pressure); `pauses` counts pause() calls. */
+  paused = false;
+  pauses = 0;
   peerCertificate: PeerCertificateInfo | undefined;
   private decoder: Decoder | undefined;
   private readonly received: Packet[] = [];
@@ -19,7 +24,16 @@ export class FakeLink implements Link {
   }
 
   bufferedBytes(): number {
-    return 0;
+    return this.backlog;
+  }
+
+  pause(): void {
+    if (!this.paused) this.pauses++;
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
   }
 
   close(): void {

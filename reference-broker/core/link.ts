@@ -23,4 +23,8 @@ export interface Link {
   close(): void;
   /** Closes at once, dropping what is queued. */
   destroy(): void;
+  /** Stops reading from the peer (back-pressure towards a publisher); bytes already read are still delivered. */
+  pause(): void;
+  /** Reads again after pause(). */
+  resume(): void;
 }

@@ -75,6 +75,25 @@ export interface BrokerOptions {
   maxSessionExpiryInterval?: number;
   /** Maximum simultaneous connections; more are refused (5.0 CONNACK 0x97 / 3.1.1 0x03). Default: unlimited. */
   maxConnections?: number;
+  /**
+   * Accepted network connections that have not completed CONNECT yet (slowloris guard): more are closed
+   * at once, before reading anything. Each is also closed after connectTimeoutMs. Default 1000.
+   */
+  maxPendingConnections?: number;
+  /**
+   * Back-pressure: when a connected session's queue (deliveries waiting behind the in-flight window)
+   * reaches this many messages, reading from the publishers that feed it pauses. Default 1000 (at most
+   * maxQueuedMessages).
+   */
+  queueHighWaterMark?: number;
+  /** Paused publishers resume when that queue is down to this many messages. Default: half the high-water mark. */
+  queueLowWaterMark?: number;
+  /**
+   * Longest a publisher stays paused for a slow subscriber, ms. Then it resumes and the subscriber's
+   * session drops what exceeds the high-water mark (counted in stats.dropped) until it drains to the
+   * low-water mark, so one stalled subscriber cannot freeze publishers. Default 2000.
+   */
+  maxPublisherPauseMs?: number;
   /** Accept zero-length client identifiers (assigning one). Default true. */
   allowZeroLengthClientId?: boolean;
   /** Reject 5.0 PUBLISHes whose Payload Format Indicator is 1 but whose payload is not UTF-8 (0x99). Default true. */
@@ -83,18 +102,35 @@ export interface BrokerOptions {
   maxWriteBuffer?: number;
   /** Response Information returned to 5.0 clients that request it; `%c` becomes the ClientID. Default: none. */
   responseInformation?: string;
+  /**
+   * Folder for durable state: retained messages, sessions, subscriptions, queued and in-flight messages
+   * and Wills survive a restart or a kill -9 (format in reference-broker/README.md). Default: none (in memory).
+   */
+  dataDir?: string;
+  /**
+   * With dataDir: fsync the log before acknowledging (group commit, once per event-loop turn), so
+   * acknowledged messages also survive a power loss. Default false: written to the OS (page cache)
+   * before acknowledging, which survives a crash or kill -9 of the broker.
+   */
+  fsync?: boolean;
+  /** With dataDir: compact the log when it exceeds this many bytes (and twice its size after the last compaction). Default 64 MiB. */
+  logCompactBytes?: number;
   /** Test hooks that make the broker break the spec on purpose (suite self-checks); never set in production. */
   faults?: ReadonlySet<string>;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'hooks' | 'clock' | 'logger' | 'maxKeepAlive' | 'maxSessionExpiryInterval' | 'maxConnections' | 'responseInformation'>> &
-  Pick<BrokerOptions, 'maxKeepAlive' | 'maxSessionExpiryInterval' | 'maxConnections' | 'responseInformation'> & {
+type OptionalSettings = 'maxKeepAlive' | 'maxSessionExpiryInterval' | 'maxConnections' | 'responseInformation' | 'dataDir';
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'hooks' | 'clock' | 'logger' | OptionalSettings>> &
+  Pick<BrokerOptions, OptionalSettings> & {
     hooks: BrokerHooks;
     clock: Clock;
     logger: Logger;
   };
 
 export function resolveOptions(o: BrokerOptions, clock: Clock): ResolvedOptions {
+  const maxQueuedMessages = o.maxQueuedMessages ?? 10000;
+  const queueHighWaterMark = Math.max(1, o.queueHighWaterMark ?? Math.min(1000, maxQueuedMessages));
   return {
     clock,
     logger: o.logger ?? silentLogger,
@@ -107,17 +143,24 @@ export function resolveOptions(o: BrokerOptions, clock: Clock): ResolvedOptions 
     maxPacketSize: o.maxPacketSize ?? 16 * 1024 * 1024,
     receiveMaximum: o.receiveMaximum ?? 65535,
     maxInflight: o.maxInflight ?? 65535,
-    maxQueuedMessages: o.maxQueuedMessages ?? 10000,
+    maxQueuedMessages,
     topicAliasMaximum: o.topicAliasMaximum ?? 1024,
     outboundTopicAliases: o.outboundTopicAliases ?? true,
     maxKeepAlive: o.maxKeepAlive,
     connectTimeoutMs: o.connectTimeoutMs ?? 10000,
     maxSessionExpiryInterval: o.maxSessionExpiryInterval,
     maxConnections: o.maxConnections,
+    maxPendingConnections: o.maxPendingConnections ?? 1000,
+    queueHighWaterMark,
+    queueLowWaterMark: Math.min(o.queueLowWaterMark ?? Math.floor(queueHighWaterMark / 2), queueHighWaterMark - 1),
+    maxPublisherPauseMs: o.maxPublisherPauseMs ?? 2000,
     allowZeroLengthClientId: o.allowZeroLengthClientId ?? true,
     checkPayloadFormat: o.checkPayloadFormat ?? true,
     maxWriteBuffer: o.maxWriteBuffer ?? 8 * 1024 * 1024,
     responseInformation: o.responseInformation,
+    dataDir: o.dataDir,
+    fsync: o.fsync ?? false,
+    logCompactBytes: o.logCompactBytes ?? 64 * 1024 * 1024,
     faults: o.faults ?? new Set(),
   };
 }

@@ -94,7 +94,7 @@ export function handlePublish(conn: Connection, p: PublishPacket): void {
     expiresAt: mei !== undefined ? broker.clock.now() + mei * 1000 : undefined,
     origin: info.clientId,
   };
-  const delivered = broker.publish(msg);
+  const delivered = broker.publish(msg, conn);
   if (p.qos > 0) ack(conn, p, v5 && delivered === 0 ? NO_MATCHING_SUBSCRIBERS : 0);
 }
 
@@ -105,12 +105,18 @@ function ack(conn: Connection, p: PublishPacket, reasonCode: number): void {
     return;
   }
   // QoS 2: remember the identifier unless the PUBREC reports failure, which ends the exchange (5.0 §4.3.3).
-  if (reasonCode < 0x80) conn.session!.inboundQos2.add(p.packetId!);
+  if (reasonCode < 0x80) {
+    const session = conn.session!;
+    session.inboundQos2.add(p.packetId!);
+    conn.broker.persistence.inboundQos2(session, p.packetId!, true);
+  }
   conn.send({ type: 'pubrec', packetId: p.packetId!, reasonCode: v5 ? reasonCode : undefined });
 }
 
 export function handlePubrel(conn: Connection, p: PubrelPacket): void {
-  const known = conn.session!.inboundQos2.delete(p.packetId);
+  const session = conn.session!;
+  const known = session.inboundQos2.delete(p.packetId);
+  if (known) conn.broker.persistence.inboundQos2(session, p.packetId, false);
   // 5.0: 0x92 when the identifier is unknown; 3.1.1 always completes [3.1.1 MQTT-4.3.3-2].
   conn.send({ type: 'pubcomp', packetId: p.packetId, reasonCode: conn.version === 5 ? (known ? 0 : 0x92) : undefined });
 }
@@ -122,8 +128,7 @@ export function handlePuback(conn: Connection, p: PubackPacket): void {
     conn.broker.opts.logger.debug('PUBACK for an unknown Packet Identifier', { clientId: session.clientId, packetId: p.packetId });
     return;
   }
-  session.inflight.delete(p.packetId);
-  conn.broker.drain(session);
+  conn.broker.completed(session, out);
 }
 
 export function handlePubrec(conn: Connection, p: PubrecPacket): void {
@@ -136,11 +141,11 @@ export function handlePubrec(conn: Connection, p: PubrecPacket): void {
   }
   if (v5 && (p.reasonCode ?? 0) >= 0x80) {
     // A failed PUBREC ends the exchange [MQTT-4.3.3-4 context; 5.0 §4.3.3].
-    session.inflight.delete(p.packetId);
-    conn.broker.drain(session);
+    conn.broker.completed(session, out);
     return;
   }
   out.phase = 'pubrel';
+  conn.broker.persistence.outbound(session, out);
   conn.send({ type: 'pubrel', packetId: p.packetId, reasonCode: v5 ? 0 : undefined });
 }
 
@@ -148,6 +153,5 @@ export function handlePubcomp(conn: Connection, p: PubcompPacket): void {
   const session = conn.session!;
   const out = session.inflight.get(p.packetId);
   if (!out || out.phase !== 'pubrel') return;
-  session.inflight.delete(p.packetId);
-  conn.broker.drain(session);
+  conn.broker.completed(session, out);
 }

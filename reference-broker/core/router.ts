@@ -7,7 +7,7 @@
  */
 import type { QoS } from '../../codec/index.js';
 import type { AppMessage } from './message.js';
-import type { Session } from './session.js';
+import type { Session, ShareRef } from './session.js';
 import { type ShareGroup, type Subscription, SubscriptionTrie } from './subscription-trie.js';
 
 interface OwnerMatch {
@@ -25,6 +25,8 @@ export interface Delivery {
   qos: QoS;
   retain: boolean;
   subscriptionIds: number[] | undefined;
+  /** The share group, for deliveries through a shared subscription. */
+  share: ShareRef | undefined;
 }
 
 const CACHE_LIMIT = 10_000;
@@ -81,7 +83,7 @@ export class Router {
         if (s.subscriptionId !== undefined) (ids ??= []).push(s.subscriptionId);
       }
       if (qos < 0) continue;
-      deliver({ session: owner, qos: (qos < msg.qos ? qos : msg.qos) as QoS, retain, subscriptionIds: ids });
+      deliver({ session: owner, qos: (qos < msg.qos ? qos : msg.qos) as QoS, retain, subscriptionIds: ids, share: undefined });
       n++;
     }
     for (let i = 0; i < groups.length; i++) {
@@ -92,10 +94,17 @@ export class Router {
         qos: (sub.qos < msg.qos ? sub.qos : msg.qos) as QoS,
         retain: sub.retainAsPublished && msg.retain,
         subscriptionIds: sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined,
+        share: groups[i]!,
       });
       n++;
     }
     return n;
+  }
+
+  /** The next member of a share group to give a message to (connected ones first), if the group still exists. */
+  shareMember(share: ShareRef, isConnected: (s: Session) => boolean): Subscription<Session> | undefined {
+    const g = this.trie.group(share.filter, share.shareName);
+    return g ? pickMember(g, isConnected) : undefined;
   }
 }
 

@@ -23,6 +23,20 @@ export interface Outbound {
   packetId: number;
   /** 'publish' = PUBLISH sent, awaiting PUBACK/PUBREC; 'pubrel' = PUBREL sent, awaiting PUBCOMP. */
   phase: 'publish' | 'pubrel';
+  /** The share group it was delivered through: a QoS 1 message can move to another member when this session ends (§4.8.2). */
+  share?: ShareRef | undefined;
+}
+
+/** Names a share group: `$share/{shareName}/{filter}`. */
+export interface ShareRef {
+  readonly shareName: string;
+  readonly filter: string;
+}
+
+/** A publishing connection that back-pressure can pause (the Connection class, seen from the session). */
+export interface Throttleable {
+  /** Sessions whose full queues keep this publisher paused. */
+  pausedFor: Set<Session> | undefined;
 }
 
 export interface PendingWill {
@@ -50,6 +64,12 @@ export class Session {
   connection: unknown;
   /** Messages dropped because the queue was full (reported in stats). */
   dropped = 0;
+  /** Wall-clock ms since the session has had no connection (persisted: expiry counts from it across a restart). */
+  offlineSince: number | undefined;
+  /** Publishers paused because this (connected) session's queue is above the high-water mark. */
+  pausedPublishers: Set<Throttleable> | undefined;
+  /** A publisher stayed paused for too long: drop above the high-water mark until the queue drains. */
+  shedding = false;
   private nextId = 1;
 
   constructor(

@@ -58,9 +58,7 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
       retainHandling: s.retainHandling ?? 0, subscriptionId,
     };
     // An identical filter replaces the existing subscription [MQTT-3.8.4-3].
-    const existed = session.subscriptions.has(s.topicFilter);
-    session.subscriptions.set(s.topicFilter, sub);
-    broker.router.trie.add(filter, sub);
+    const existed = broker.addSubscription(session, sub, filter);
     codes.push(granted);
     // Retained messages: not for shared subscriptions; Retain Handling 0 always, 1 only when new, 2 never [MQTT-3.3.1-9..11].
     if (shareName === undefined && (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))) {

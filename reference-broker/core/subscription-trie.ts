@@ -112,6 +112,16 @@ export class SubscriptionTrie<S> {
     return true;
   }
 
+  /** The share group `shareName` on exactly the filter `filterLevels`, if it has members. */
+  group(filterLevels: string, shareName: string): ShareGroup<S> | undefined {
+    let node: Node<S> | undefined = this.root;
+    for (const level of filterLevels.split('/')) {
+      node = node.child(level);
+      if (!node) return undefined;
+    }
+    return node.groups?.get(shareName);
+  }
+
   /**
    * Calls `onSub` for every non-shared subscription and `onGroup` for every
    * share group whose filter matches `topic`. Filters starting with a

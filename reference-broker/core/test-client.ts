@@ -14,7 +14,7 @@ import { Broker } from './broker.js';
 import { FakeClock } from './clock.js';
 import type { Connection } from './connection.js';
 import { FakeLink } from './fake-link.js';
-import type { BrokerOptions } from './options.js';
+import type { BrokerOptions, Logger } from './options.js';
 
 export const VERSIONS = [4, 5] as const;
 
@@ -155,6 +155,18 @@ export function connect(broker: Broker, v: ProtocolVersion, fields: ConnectField
   }
   c.pending.push(...got.slice(1));
   return Object.assign(c, { connack: first, clientId: first.properties?.assignedClientIdentifier ?? p.clientId });
+}
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+/** A Logger that keeps its lines in `lines`. */
+export function memoryLogger(lines: LogLine[]): Logger {
+  const at = (level: LogLine['level']) => (msg: string, fields?: Record<string, unknown>): void => { lines.push({ level, msg, fields }); };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 // ---------------------------------------------------------------------------

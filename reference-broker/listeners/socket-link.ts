@@ -53,6 +53,14 @@ export class SocketLink implements Link {
   destroy(): void {
     this.socket.destroy();
   }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.socket.destroyed) this.socket.resume();
+  }
 }
 
 function firstString(v: string | string[] | undefined): string | undefined {

@@ -58,19 +58,28 @@ export interface RunningBroker {
 
 const SCHEME: Record<ListenerKind, string> = { tcp: 'mqtt', tls: 'mqtts', ws: 'ws', wss: 'wss' };
 
-function tlsOptions(t: TlsMaterial): TlsOptions {
+/** `handshakeMs` bounds the TLS handshake like connectTimeoutMs bounds CONNECT (a slowloris stalls either). */
+function tlsOptions(t: TlsMaterial, handshakeMs: number): TlsOptions {
   return {
     key: t.key, cert: t.cert, ca: t.ca,
     requestCert: t.requireClientCert ?? false,
     rejectUnauthorized: t.requireClientCert ?? false,
     minVersion: 'TLSv1.2',
+    handshakeTimeout: handshakeMs,
   };
+}
+
+/** The HTTP upgrade of a WebSocket listener is bounded by connectTimeoutMs too. */
+function boundHttp(server: HttpServer, ms: number): void {
+  server.headersTimeout = ms;
+  server.requestTimeout = ms;
 }
 
 /** Starts the broker and every configured listener (default: TCP on 127.0.0.1, port 1883). */
 export async function startBroker(options: StartOptions = {}): Promise<RunningBroker> {
   const broker = new Broker(options);
   const noDelay = options.noDelay ?? true;
+  const handshakeMs = broker.opts.connectTimeoutMs;
   const servers: (NetServer | HttpServer)[] = [];
   const wsServers: WebSocketServer[] = [];
   const listeners: BoundListener[] = [];
@@ -100,25 +109,28 @@ export async function startBroker(options: StartOptions = {}): Promise<RunningBr
     const tcp = options.tcp === undefined ? { port: 1883 } : options.tcp;
     if (tcp) await listen(createNetServer((s) => attachSocket(broker, s, 'tcp', noDelay)), 'tcp', tcp);
     if (options.tls) {
-      const server = createTlsServer(tlsOptions(options.tls), (s) => attachSocket(broker, s, 'tls', noDelay));
+      const server = createTlsServer(tlsOptions(options.tls, handshakeMs), (s) => attachSocket(broker, s, 'tls', noDelay));
       server.on('tlsClientError', (e) => broker.opts.logger.info('TLS handshake failed', { error: e.message }));
       await listen(server, 'tls', options.tls);
     }
     if (options.ws) {
       const path = options.ws.path ?? '/mqtt';
       const server = createHttpServer();
+      boundHttp(server, handshakeMs);
       websockets(server, path, 'ws');
       await listen(server, 'ws', options.ws, path);
     }
     if (options.wss) {
       const path = options.wss.path ?? '/mqtt';
-      const server = createHttpsServer(tlsOptions(options.wss));
+      const server = createHttpsServer(tlsOptions(options.wss, handshakeMs));
+      boundHttp(server, handshakeMs);
       server.on('tlsClientError', (e) => broker.opts.logger.info('TLS handshake failed', { error: e.message }));
       websockets(server, path, 'wss');
       await listen(server, 'wss', options.wss, path);
     }
   } catch (e) {
     for (const s of servers) s.close();
+    broker.shutdown(); // releases the data directory
     throw e;
   }
 

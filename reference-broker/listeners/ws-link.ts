@@ -59,6 +59,15 @@ export class WsLink implements Link {
   destroy(): void {
     this.ws.terminate();
   }
+
+  /** ws pauses the underlying socket: no more frames are read (one already read is still delivered). */
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.resume();
+  }
 }
 
 export function attachWebSocket(broker: Broker, ws: WebSocket, req: IncomingMessage, transport: TransportKind): void {
