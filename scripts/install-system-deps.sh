@@ -8,7 +8,7 @@ declare -A GROUPS_PKGS=(
   [mqtt]="mosquitto mosquitto-clients openssl"
   [coap]="libcoap3-bin"
   [browser]="chromium"
-  [net]="iproute2 nftables iputils-ping"
+  [net]="iproute2 nftables iputils-ping python3 procps"
 )
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(mqtt coap browser net)
