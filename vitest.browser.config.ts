@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // Kept out of `npm test`, whose config excludes *.browser.test.ts.
 export default defineConfig({
   test: {
-    include: ['reference-broker/**/*.browser.test.ts'],
+    include: ['{reference-broker,reports}/**/*.browser.test.ts'],
     exclude: ['node_modules', 'dist', 'out'],
     testTimeout: 60_000,
     hookTimeout: 90_000,

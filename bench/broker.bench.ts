@@ -25,8 +25,8 @@ import { type BenchOptions, parseArgs, USAGE } from './load/options.js';
 import {
   aedesVersion, type BrokerKind, type BrokerOptions, killAllNow, MOSQUITTO, mosquittoVersion, startBrokerProcess, startGenerator, stopAll,
 } from './load/processes.js';
-import { rssBytes } from './load/procfs.js';
-import { mergeHistograms } from './load/histogram.js';
+import { rssBytes } from '../harness/meters/procfs.js';
+import { mergeHistograms } from '../harness/meters/histogram.js';
 import type { IdleConfig, LatencySummary, LoadConfig, LoadResult, LoadScenario, ScenarioName } from './load/protocol.js';
 import { compare, type Figure, type IdleFigure, loadFlags, renderScenario, type ScenarioReport } from './load/report.js';
 

@@ -1,16 +1,24 @@
 #!/usr/bin/env node
 /** The `mqtt-testbed` command: dispatches to one file per subcommand. Exit 2 on usage or configuration errors. */
 import { ConfigError } from '../reference-broker/config.js';
+import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
 import { certsCommand } from './certs-command.js';
+import { gateCommand } from './gate-command.js';
+import { matrixCommand } from './matrix-command.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 import { passwdCommand } from './passwd-command.js';
+import { reportCommand } from './report-command.js';
 import { USAGE } from './usage.js';
 
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
   broker: brokerCommand,
   passwd: passwdCommand,
   certs: certsCommand,
+  bench: benchCommand,
+  report: reportCommand,
+  gate: gateCommand,
+  matrix: matrixCommand,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

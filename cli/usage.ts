@@ -1,7 +1,11 @@
 /** `mqtt-testbed help` and the text printed for unknown commands. */
+import { BENCH_USAGE } from './bench-command.js';
 import { BROKER_USAGE } from './broker-command.js';
 import { CERTS_USAGE } from './certs-command.js';
+import { GATE_USAGE } from './gate-command.js';
+import { MATRIX_USAGE } from './matrix-command.js';
 import { PASSWD_USAGE } from './passwd-command.js';
+import { REPORT_USAGE } from './report-command.js';
 
 export const USAGE = `usage: mqtt-testbed <command> [options]
 
@@ -9,6 +13,10 @@ commands:
   broker    run the reference broker
   passwd    add a user to a password file, or change its password
   certs     generate throwaway TLS certificates
+  bench     MQTT vs HTTP vs CoAP on a scenario workload (bytes, latency, throughput)
+  matrix    the conformance suites against the reference broker, Mosquitto and Aedes
+  report    one self-contained HTML report from results JSON files
+  gate      compare results with a baseline; non-zero exit on a regression
   help      show this text
 
 ${BROKER_USAGE}
@@ -16,4 +24,12 @@ ${BROKER_USAGE}
 ${PASSWD_USAGE}
 
 ${CERTS_USAGE}
+
+${BENCH_USAGE}
+
+${MATRIX_USAGE}
+
+${REPORT_USAGE}
+
+${GATE_USAGE}
 `;

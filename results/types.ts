@@ -138,7 +138,18 @@ export interface ProtocolRun {
   cpu: { serverMs: number; clientMs: number };
   memory: { serverPeakKiB: number; clientPeakKiB: number };
   /** Saturation search: offered vs achieved per step. */
-  saturation?: { steps: Array<{ offered: number; achieved: number; p99Us: number; errors: number }>; saturationRate: number };
+  saturation?: {
+    steps: Array<{ offered: number; achieved: number; p99Us: number; errors: number }>;
+    saturationRate: number;
+    /** Why the search stopped (e.g. 'achieved 81% of offered at 3200/s', 'step limit'). */
+    stoppedBecause?: string;
+    /** HTTP only: closed-loop throughput from autocannon (its latencies are whole milliseconds and are not used). */
+    autocannon?: { requestsPerS: number; connections: number; durationS: number; errors: number; timeouts: number; non2xx: number; version: string };
+  };
+  /** The sending side's schedule error (actual − intended send time), µs: how late the load generator itself was. */
+  scheduleErrorUs?: Percentiles;
+  /** retained-state: what a late subscriber needed to catch up with every config and latest state. */
+  catchUp?: { items: number; got: number; ms: number; bytes: number };
   /** Problems seen during the run (never hidden): timeouts, refused connections, lost messages. */
   notes?: string[];
 }

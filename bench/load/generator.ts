@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { openIdle, type IdleSet } from './idle.js';
-import { clockTicksPerSecond, machineCpu, processCpuSeconds, threadCpuSeconds } from './procfs.js';
+import { clockTicksPerSecond, machineCpu, processCpuSeconds, threadCpuSeconds } from '../../harness/meters/procfs.js';
 import {
   CTL, type FromGenerator, type FromWorker, type LatencySummary, type LoadConfig, type LoadResult, nowNs, PHASE, sharedBytes,
   sharedCounters, sum, type ToGenerator, type ToWorker, type WorkerInit,

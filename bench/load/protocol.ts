@@ -4,6 +4,10 @@
  * load/subscriber.ts) say to each other, and the shared-memory counters the
  * two workers use instead of messages on the hot path.
  */
+import type { LatencySummary } from '../../harness/meters/histogram.js';
+
+/** Latency percentiles, microseconds (defined with the histograms in harness/meters). */
+export type { LatencySummary };
 
 export type LoadScenario = 'qos0' | 'qos1' | 'fanout' | 'latency';
 export type ScenarioName = LoadScenario | 'idle';
@@ -59,20 +63,6 @@ export interface IdleConfig {
   concurrency: number;
   connectTimeoutMs: number;
   clientIdPrefix: string;
-}
-
-/** Latency percentiles, microseconds. */
-export interface LatencySummary {
-  count: number;
-  min: number;
-  mean: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-  /** The whole HdrHistogram, compressed (hdr-histogram-js encodeIntoCompressedBase64). */
-  hdr: string;
 }
 
 export interface CpuFigures {

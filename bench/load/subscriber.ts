@@ -12,8 +12,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Decoder, Packet } from '../../codec/index.js';
 import { type MqttConnection, openMqtt, subscribe } from './client.js';
 import { FLAG_MEASURED, PAYLOAD, putPuback } from './frames.js';
-import { newHistogram, recordNs, summarize } from './histogram.js';
-import { currentThreadId } from './procfs.js';
+import { newHistogram, recordNs, summarize } from '../../harness/meters/histogram.js';
+import { currentThreadId } from '../../harness/meters/procfs.js';
 import { CTL, type FromWorker, nowNs, sharedCounters, type ToWorker, type WorkerInit } from './protocol.js';
 
 const { config, shared } = workerData as WorkerInit;

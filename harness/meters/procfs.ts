@@ -1,7 +1,9 @@
 /**
- * Readings from Linux /proc: a process's resident memory and CPU time, one
- * thread's CPU time, and the whole machine's busy time. Used to put the
- * broker's, the generator's and everyone else's CPU next to each figure.
+ * Readings from Linux /proc: a process's resident memory (now and peak) and
+ * CPU time, one thread's CPU time, and the whole machine's busy time. Used to
+ * put the broker's, the generator's and everyone else's CPU next to each
+ * figure (bench/), and server and device CPU and memory next to each
+ * scenario run (scenarios/).
  * Every reader returns undefined where /proc is missing (not Linux) instead of throwing.
  */
 import { execFileSync } from 'node:child_process';
@@ -64,6 +66,16 @@ export function currentThreadId(): number | undefined {
 export function rssBytes(pid: number): number | undefined {
   try {
     const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set size of process `pid` in bytes (VmHWM: the high-water mark since it started). */
+export function peakRssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
     return m ? Number(m[1]) * 1024 : undefined;
   } catch {
     return undefined;
