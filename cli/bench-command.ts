@@ -7,14 +7,13 @@
  * (or, with --smoke, received nothing), 2 on bad options.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { hostPlacement, deviceProfilePlacement, type Placement } from '../scenarios/placement.js';
 import { lineProgress, ttyProgress, type ProgressSink } from '../scenarios/progress.js';
 import { runBenchmark } from '../scenarios/runner.js';
 import { DEFAULT_SATURATION, type SaturationOptions } from '../scenarios/saturation.js';
 import { parseBroker, parseProtocols, variantsFor } from '../scenarios/variants.js';
 import { listWorkloads, parseDurationS, resolveWorkload, WorkloadError, type WorkloadOverrides } from '../scenarios/workload.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const BENCH_USAGE = `mqtt-testbed bench --scenario NAME|FILE|all [options]
 
@@ -76,11 +75,7 @@ const OPTIONS = {
 
 export async function benchCommand(argv: string[], io: CliIo): Promise<number> {
   let f;
-  try {
-    f = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  f = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
   if (f.help) {
     io.stdout.write(`${BENCH_USAGE}\n`);
     return 0;

@@ -7,11 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_PORTS, effectiveAllowAnonymous, LOG_LEVELS, loadConfig, parseConfigText, validateConfig } from '../reference-broker/config.js';
 import { startBroker, type RunningBroker } from '../reference-broker/index.js';
 import { lineLogger } from './log.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const BROKER_USAGE = `mqtt-testbed broker [options]
 
@@ -58,11 +57,7 @@ const OPTIONS = {
 export type BrokerFlags = ReturnType<typeof parseBrokerFlags>;
 
 export function parseBrokerFlags(argv: string[]) {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
 }
 
 type Json = Record<string, unknown>;

@@ -4,9 +4,8 @@
  * Existing complete sets in <dir> are reused.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { generateDevCerts } from '../reference-broker/index.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const CERTS_USAGE = `mqtt-testbed certs <dir> [--client NAME ...] [--host NAME ...] [--days N]
 
@@ -16,8 +15,7 @@ export const CERTS_USAGE = `mqtt-testbed certs <dir> [--client NAME ...] [--host
 
 export async function certsCommand(argv: string[], io: CliIo): Promise<number> {
   let parsed;
-  try {
-    parsed = parseArgs({
+  parsed = parseCommandArgs({
       args: argv,
       options: {
         client: { type: 'string', multiple: true },
@@ -28,9 +26,6 @@ export async function certsCommand(argv: string[], io: CliIo): Promise<number> {
       allowPositionals: true,
       strict: true,
     });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   if (parsed.values.help) {
     io.stdout.write(`${CERTS_USAGE}\n`);
     return 0;

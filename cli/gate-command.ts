@@ -7,7 +7,6 @@
  */
 import { appendFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { LoadedResults, MetricName } from '../reports/compare.js';
 import { DEFAULT_THRESHOLDS } from '../reports/compare.js';
 import { ExpectationsError, readExpectationsFile, type Expectations } from '../reports/expectations.js';
@@ -15,7 +14,7 @@ import { formatGate, runGate } from '../reports/gate.js';
 import { renderReport } from '../reports/html/report.js';
 import { writeFileAtomic } from '../results/io.js';
 import { ResultsFileError } from '../results/validate.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 import { loadResults } from './report-command.js';
 
 export const GATE_USAGE = `mqtt-testbed gate --baseline FILE [--baseline FILE ...] --current FILE [FILE ...] [options]
@@ -51,8 +50,7 @@ export function parseThresholds(list: string[] = []): Partial<Record<MetricName,
 
 export async function gateCommand(argv: string[], io: CliIo): Promise<number> {
   let parsed;
-  try {
-    parsed = parseArgs({
+  parsed = parseCommandArgs({
       args: argv,
       options: {
         baseline: { type: 'string', multiple: true },
@@ -66,9 +64,6 @@ export async function gateCommand(argv: string[], io: CliIo): Promise<number> {
       allowPositionals: true,
       strict: true,
     });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   const v = parsed.values;
   if (v.help) {
     io.stdout.write(`${GATE_USAGE}\n`);

@@ -20,14 +20,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { launchAedes } from '../harness/launchers/aedes.js';
 import { projectRoot } from '../harness/launchers/child-process.js';
 import { launchMosquitto, MosquittoNotInstalled } from '../harness/launchers/mosquitto.js';
 import type { LaunchedTarget } from '../harness/target.js';
 import { writeFileAtomic } from '../results/io.js';
 import type { ResultsFile, SpecVersionName, TestStatus } from '../results/types.js';
-import { processIo, UsageError, type CliIo } from './io.js';
+import { processIo, parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const MATRIX_BROKERS = ['reference', 'reference-limited', 'mosquitto-plain', 'mosquitto-secure', 'aedes'] as const;
 export type MatrixBroker = (typeof MATRIX_BROKERS)[number];
@@ -72,14 +71,10 @@ export interface MatrixOptions {
 
 export function parseMatrixArgs(argv: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): MatrixOptions | 'help' {
   let values;
-  try {
-    values = parseArgs({
+  values = parseCommandArgs({
       args: argv, allowPositionals: false, strict: true,
       options: { brokers: { type: 'string' }, out: { type: 'string' }, 'timeout-ms': { type: 'string' }, suites: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   if (values.help) return 'help';
   const brokers = (values.brokers ?? MATRIX_BROKERS.join(',')).split(',').map((b) => b.trim()).filter(Boolean);
   for (const b of brokers) {

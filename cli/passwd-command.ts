@@ -4,10 +4,9 @@
  * comes from standard input with --password-stdin (one trailing newline is
  * removed), else from a hidden prompt when standard input is a terminal.
  */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { usernameProblem, writeUser } from '../reference-broker/auth/password-file.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const PASSWD_USAGE = `mqtt-testbed passwd <file> <username> [--password-stdin]
 
@@ -51,11 +50,7 @@ function promptHidden(io: CliIo, prompt: string): Promise<string> {
 
 export async function passwdCommand(argv: string[], io: CliIo): Promise<number> {
   let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: { 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  parsed = parseCommandArgs({ args: argv, options: { 'password-stdin': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   if (parsed.values.help) {
     io.stdout.write(`${PASSWD_USAGE}\n`);
     return 0;

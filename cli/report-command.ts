@@ -5,12 +5,11 @@
  */
 import { statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { LoadedResults } from '../reports/compare.js';
 import { renderReport } from '../reports/html/report.js';
 import { writeFileAtomic } from '../results/io.js';
 import { readResultsFile, ResultsFileError } from '../results/validate.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const REPORT_USAGE = `mqtt-testbed report <results.json ...> [-o FILE] [--compare BASELINE.json ...] [--title TEXT] [--skip-foreign]
 
@@ -46,8 +45,7 @@ export function loadResults(files: string[], io: CliIo, skipForeign = false): Lo
 
 export async function reportCommand(argv: string[], io: CliIo): Promise<number> {
   let parsed;
-  try {
-    parsed = parseArgs({
+  parsed = parseCommandArgs({
       args: argv,
       options: {
         out: { type: 'string', short: 'o' },
@@ -59,9 +57,6 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
       allowPositionals: true,
       strict: true,
     });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
   const v = parsed.values;
   if (v.help) {
     io.stdout.write(`${REPORT_USAGE}\n`);

@@ -15,7 +15,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const MAIN = join(ROOT, 'dist/cli/main.js');
 
 /** Newest modification time of the .ts sources the CLI is built from. */
-function newestSource(): number {
+export function newestSource(): number {
   let newest = 0;
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {

@@ -22,7 +22,7 @@ import * as coap from 'coap';
 import { ByteMeter } from '../../harness/meters/byte-meter.js';
 import { coapCategory, coapLayout } from '../accounting/coap.js';
 import { decodeStamp, discoveryConfig } from '../stamp.js';
-import { atInstant, SideRun, waitFor } from './context.js';
+import { LateSubscriber, SideRun } from './context.js';
 import { names, packageVersion } from './names.js';
 import type { CatchUp, DeviceObservations, DeviceSide, ServerSide, SideConfig } from './types.js';
 
@@ -161,7 +161,7 @@ export async function coapDevices(cfg: SideConfig): Promise<DeviceSide> {
   let stopped = false;
   let outstanding = 0;
   let catchUp: CatchUp | undefined;
-  const cancels: Array<() => void> = [];
+  let late: LateSubscriber | undefined;
   const observeReqs: coap.OutgoingMessage[] = [];
 
   /** One request; resolves with the response payload (undefined on error or timeout, which are counted). */
@@ -252,16 +252,11 @@ export async function coapDevices(cfg: SideConfig): Promise<DeviceSide> {
           r.crossed(p.length);
         });
       }
-      if (w.pattern === 'retained-state') {
-        cancels.push(atInstant(r.clock.windowStartNs + BigInt(Math.round(w.retained!.lateSubscriberAtS * 1e9)), () => {
-          void lateSubscriber().then((c) => { catchUp = c; }, (e: unknown) => r.error('late subscriber', e));
-        }));
-      }
+      if (w.pattern === 'retained-state') late = new LateSubscriber(r, w, lateSubscriber);
     },
     async stop() {
       run?.stopSchedule();
-      for (const c of cancels) c();
-      if (!catchUp && w.pattern === 'retained-state') await waitFor(() => catchUp !== undefined, w.timeoutMs);
+      if (late) catchUp = await late.result(w.timeoutMs);
       stopped = true;
       if (outstanding > 0 && w.pattern !== 'fan-out') run?.timeout(`${outstanding} requests without a response at the deadline`, outstanding);
     },

@@ -11,6 +11,7 @@ import { OpenLoopSchedule, type RunClock, type SendFn } from '../schedule/open-l
 import { LatencyRecorder } from '../schedule/latency.js';
 import { encodeStamp, type Stamp } from '../stamp.js';
 import type { Workload } from '../workload.js';
+import type { CatchUp } from './types.js';
 
 export class SideRun {
   readonly recorder: LatencyRecorder;
@@ -107,6 +108,27 @@ export function atInstant(at: bigint, fn: () => void): () => void {
   const ms = Math.max(0, Number(at - process.hrtime.bigint()) / 1e6);
   const t = setTimeout(fn, ms);
   return () => clearTimeout(t);
+}
+
+/**
+ * retained-state: starts the late subscriber at its instant in the measured window and keeps
+ * its catch-up result; result() waits (bounded) for it at the end of the run.
+ */
+export class LateSubscriber {
+  private value: CatchUp | undefined;
+  private readonly cancel: () => void;
+
+  constructor(r: SideRun, w: Workload, start: () => Promise<CatchUp>) {
+    this.cancel = atInstant(r.clock.windowStartNs + BigInt(Math.round(w.retained!.lateSubscriberAtS * 1e9)), () => {
+      void start().then((c) => { this.value = c; }, (e: unknown) => r.error('late subscriber', e));
+    });
+  }
+
+  async result(timeoutMs: number): Promise<CatchUp | undefined> {
+    this.cancel();
+    if (!this.value) await waitFor(() => this.value !== undefined, timeoutMs);
+    return this.value;
+  }
 }
 
 /** A bounded wait for a condition to become true, polling every `everyMs`. */

@@ -29,7 +29,7 @@ import { devCertificates } from '../../harness/launchers/child-process.js';
 import { ByteMeter } from '../../harness/meters/byte-meter.js';
 import { httpClassifier, type HttpHeadSeen } from '../accounting/http.js';
 import { decodeStamp, discoveryConfig } from '../stamp.js';
-import { atInstant, forEachLimit, SideRun, waitFor } from './context.js';
+import { forEachLimit, LateSubscriber, SideRun } from './context.js';
 import { names, packageVersion } from './names.js';
 import type { CatchUp, DeviceObservations, DeviceSide, ServerSide, SideConfig } from './types.js';
 
@@ -311,8 +311,8 @@ export async function httpDevices(cfg: SideConfig): Promise<DeviceSide> {
   let stopped = false;
   let outstanding = 0;
   let catchUp: CatchUp | undefined;
+  let late: LateSubscriber | undefined;
   const loops: Promise<void>[] = [];
-  const cancels: Array<() => void> = [];
   const component = w.retained?.component ?? 'sensor';
   const contentType = w.payload.format === 'json' ? 'application/json' : 'application/octet-stream';
 
@@ -415,16 +415,11 @@ export async function httpDevices(cfg: SideConfig): Promise<DeviceSide> {
       } else if (w.pattern === 'command-response') {
         for (let i = 0; i < w.devices; i++) loops.push(pollLoop(i));
       }
-      if (w.pattern === 'retained-state') {
-        cancels.push(atInstant(r.clock.windowStartNs + BigInt(Math.round(w.retained!.lateSubscriberAtS * 1e9)), () => {
-          void lateSubscriber().then((c) => { catchUp = c; }, (e: unknown) => r.error('late subscriber', e));
-        }));
-      }
+      if (w.pattern === 'retained-state') late = new LateSubscriber(r, w, lateSubscriber);
     },
     async stop() {
       run?.stopSchedule();
-      for (const c of cancels) c();
-      if (!catchUp && w.pattern === 'retained-state') await waitFor(() => catchUp !== undefined, w.timeoutMs);
+      if (late) catchUp = await late.result(w.timeoutMs);
       stopped = true;
       if (outstanding > 0 && w.pattern !== 'command-response' && w.pattern !== 'fan-out') run?.timeout(`${outstanding} requests without a response at the deadline`, outstanding);
     },

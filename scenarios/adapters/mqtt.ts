@@ -29,7 +29,7 @@ import { ByteMeter } from '../../harness/meters/byte-meter.js';
 import { mqttClassifier, type MqttPacketSeen } from '../accounting/mqtt.js';
 import { decodeStamp, discoveryConfig } from '../stamp.js';
 import type { MqttTransport } from '../workload.js';
-import { atInstant, forEachLimit, SideRun, waitFor } from './context.js';
+import { forEachLimit, LateSubscriber, SideRun, waitFor } from './context.js';
 import { names, packageVersion } from './names.js';
 import type { CatchUp, DeviceObservations, DeviceSide, ServerSide, SideConfig } from './types.js';
 
@@ -224,8 +224,8 @@ export async function mqttDevices(cfg: SideConfig): Promise<DeviceSide> {
   let run: SideRun | undefined;
   let outstanding = 0;
   let catchUp: CatchUp | undefined;
+  let late: LateSubscriber | undefined;
   let lateClient: MqttClient | undefined;
-  const cancels: Array<() => void> = [];
   const mqttjs = await packageVersion('mqtt');
   const component = w.retained?.component ?? 'sensor';
 
@@ -282,17 +282,12 @@ export async function mqttDevices(cfg: SideConfig): Promise<DeviceSide> {
           r.crossed(p.length);
         });
       }
-      if (w.pattern === 'retained-state') {
-        cancels.push(atInstant(r.clock.windowStartNs + BigInt(Math.round(w.retained!.lateSubscriberAtS * 1e9)), () => {
-          void lateSubscriber().then((c) => { catchUp = c; }, (e: unknown) => r.error('late subscriber', e));
-        }));
-      }
+      if (w.pattern === 'retained-state') late = new LateSubscriber(r, w, lateSubscriber);
     },
     async stop() {
       run?.stopSchedule();
-      for (const c of cancels) c();
       if (outstanding > 0 && v.qos > 0) run?.timeout(`${outstanding} QoS ${v.qos} publishes not acknowledged at the deadline`, outstanding);
-      if (!catchUp && w.pattern === 'retained-state') await waitFor(() => catchUp !== undefined, w.timeoutMs);
+      if (late) catchUp = await late.result(w.timeoutMs);
     },
     observations() {
       const fin = (x: number): number => (Number.isFinite(x) ? x : 0);

@@ -8,8 +8,8 @@
 import { execFile, execFileSync, type ExecFileOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../../harness/launchers/child-process.js';
 
 /** Thrown when a profile (or one of its parameters) cannot be set up here; `missing` names each missing thing and how to get it. */
 export class DeviceProfileUnavailable extends Error {
@@ -235,21 +235,7 @@ export function ownerGone(tag: string, states: readonly StateFile[], activeTags:
   return !pidAlive(pid, recorded?.startTime);
 }
 
-/** The folder holding the project's package.json (works from sources, dist/ and out/). */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'mqtt-testbed') return dir;
-      } catch { /* keep looking */ }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the mqtt-testbed project root (package.json) above scenarios/device');
-    dir = up;
-  }
-}
+export { projectRoot };
 
 /** A file shipped next to the sources in scenarios/device/ (not copied to dist/). */
 export function deviceAsset(name: string): string {
