@@ -1,6 +1,10 @@
 /** Public surface of the reference broker. */
 export { Broker, type BrokerStats, type RestoreReport } from './core/broker.js';
 export { FilePersistence, noPersistence, type Persistence } from './core/persistence.js';
+export {
+  FAULTS, FAULT_NAMES, NO_FAULTS, activeFaults, faultSet, isFaultName, parseFaults, UnknownFaultError,
+  type FaultInfo, type FaultName, type FaultSet,
+} from './core/faults.js';
 export { systemClock, FakeClock, type Clock, type TimerHandle } from './core/clock.js';
 export type { Link, PeerCertificateInfo, TransportKind } from './core/link.js';
 export {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  composeHooks, hashPassword, parseAclFile, parsePasswordFile, startBroker, type BrokerOptions, type Logger,
+  composeHooks, hashPassword, parseAclFile, parseFaults, parsePasswordFile, startBroker, type BrokerOptions, type FaultName, type Logger,
 } from '../../reference-broker/index.js';
 import type { Profile } from '../profile.js';
 import type { LaunchedTarget } from '../target.js';
@@ -32,6 +32,23 @@ export const LIMITED_REFERENCE: BrokerOptions = {
   maxQoS: 1, retainAvailable: false, allowZeroLengthClientId: false, wildcardSubscriptions: false,
   sharedSubscriptions: false, subscriptionIdentifiers: false, maxKeepAlive: 2,
 };
+
+/**
+ * REFERENCE_FAULTS=name[,name]: the launch options of the reference broker
+ * with those faults on (suite self-check, `mqtt-testbed selftest`), named
+ * `<name>+fault:<faults>` so that results say which broker they are about.
+ * Throws UnknownFaultError (listing the valid names) for a name that is not a fault.
+ */
+export function withFaults(base: ReferenceLaunchOptions, faults: string | undefined): ReferenceLaunchOptions {
+  const names: FaultName[] = faults === undefined ? [] : parseFaults(faults);
+  if (names.length === 0) return base;
+  return { ...base, broker: { ...base.broker, faults: names }, name: faultTargetName(base.name ?? 'reference', names) };
+}
+
+/** `reference+fault:qos2-duplicate`: the target name of a broker with faults. */
+export function faultTargetName(base: string, faults: readonly string[]): string {
+  return `${base}+fault:${faults.join(',')}`;
+}
 
 export async function launchReference(opts: ReferenceLaunchOptions = {}): Promise<LaunchedTarget> {
   const certs = devCertificates();

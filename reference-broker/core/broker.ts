@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { parseSharedFilter, type ProtocolVersion, type QoS } from '../../codec/index.js';
 import { type Clock, systemClock, wallNow } from './clock.js';
 import { Connection } from './connection.js';
+import { activeFaults, NO_FAULTS } from './faults.js';
 import { complete, type DeliveryContext, drain, enqueue, resume } from './delivery.js';
 import type { Link } from './link.js';
 import { LogLimiter } from './log-limiter.js';
@@ -56,7 +57,7 @@ export class Broker {
   readonly opts: ResolvedOptions;
   readonly clock: Clock;
   readonly sessions = new Map<string, Session>();
-  readonly router = new Router();
+  readonly router: Router;
   readonly retained = new RetainedStore();
   readonly connections = new Set<Connection>();
   readonly stats: BrokerStats = {
@@ -77,6 +78,8 @@ export class Broker {
   constructor(options: BrokerOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.opts = resolveOptions(options, this.clock);
+    this.router = new Router(this.opts.faults);
+    if (this.opts.faults !== NO_FAULTS) this.opts.logger.warn('FAULTS ON: this broker breaks the spec on purpose (suite self-check)', { faults: activeFaults(this.opts.faults).join(',') });
     this.limitLog = new LogLimiter(this.opts.logger, this.clock);
     const file = this.opts.dataDir !== undefined
       ? new FilePersistence(this.opts.dataDir, { fsync: this.opts.fsync, compactBytes: this.opts.logCompactBytes, clock: this.clock, logger: this.opts.logger })
@@ -85,6 +88,7 @@ export class Broker {
     const self = this;
     this.delivery = {
       now: () => self.clock.now(),
+      faults: this.opts.faults,
       maxInflight: this.opts.maxInflight,
       maxQueuedMessages: this.opts.maxQueuedMessages,
       maxWriteBuffer: this.opts.maxWriteBuffer,
@@ -180,7 +184,9 @@ export class Broker {
     const previous = session?.connection as Connection | undefined;
     if (previous && previous !== conn) previous.takenOver();
     session = this.sessions.get(clientId); // the takeover may have ended it
-    if (session && clean) {
+    const f = this.opts.faults;
+    // FAULT session-lost / session-kept-on-clean: Clean Start read as always 1 / always 0.
+    if (session && (f['session-lost'] || (clean && !f['session-kept-on-clean']))) {
       this.endSession(session);
       session = undefined;
     }
@@ -250,6 +256,8 @@ export class Broker {
     this.opts.logger.info('client disconnected', { clientId: session.clientId, why });
     let will = conn.will;
     conn.will = undefined;
+    // FAULT will-not-sent: the Will is forgotten with the connection.
+    if (this.opts.faults['will-not-sent']) will = undefined;
     // The Will goes out under this client's identity: authorize it while that identity is known.
     if (will && conn.info && !this.willAuthorized(conn.info, will.msg)) will = undefined;
     if (this.closing) {
@@ -336,11 +344,15 @@ export class Broker {
   publish(msg: AppMessage, from?: Connection): number {
     this.stats.messagesIn++;
     if (msg.retain) {
+      const f = this.opts.faults;
       if (msg.payload.length > 0) {
-        ownMessage(msg);
-        this.retained.set(msg);
-        this.persistence.retained(msg.topic, msg);
-      } else if (this.retained.delete(msg.topic)) {
+        // FAULT retain-not-stored: forwarded, never kept.
+        if (!f['retain-not-stored']) {
+          ownMessage(msg);
+          this.retained.set(msg);
+          this.persistence.retained(msg.topic, msg);
+        }
+      } else if (!f['retain-not-cleared'] && this.retained.delete(msg.topic)) { // FAULT retain-not-cleared: the old one stays
         this.persistence.retained(msg.topic, undefined);
       }
     }

@@ -116,9 +116,11 @@ function accept(conn: Connection, p: ConnectPacket, info: ClientInfo, assigned: 
   if (p.will) {
     const w = p.will;
     const wp = w.properties;
+    const f = opts.faults;
     const msg: AppMessage = {
-      topic: w.topic, payload: Buffer.from(w.payload), qos: Math.min(w.qos, opts.maxQoS) as QoS,
-      retain: w.retain && opts.retainAvailable,
+      // FAULT will-qos0 / will-retain-ignored: Will QoS / Will Retain not honoured.
+      topic: w.topic, payload: Buffer.from(w.payload), qos: f['will-qos0'] ? 0 : Math.min(w.qos, opts.maxQoS) as QoS,
+      retain: w.retain && opts.retainAvailable && !f['will-retain-ignored'],
       properties: wp ? forwardedProperties(willToPublishProperties(wp)) : undefined,
       expiresAt: undefined, origin: info.clientId,
     };

@@ -24,7 +24,8 @@ export class Connection implements Throttleable {
   version: ProtocolVersion | undefined;
   session: Session | undefined;
   info: ClientInfo | undefined;
-  readonly decoder: Decoder;
+  /** Replaced only by the malformed-ignored fault (core/faults.ts). */
+  decoder: Decoder;
   /** Keep Alive in force, ms (0 = none). */
   keepAliveMs = 0;
   lastReceived: number;
@@ -86,6 +87,11 @@ export class Connection implements Throttleable {
       this.decoder.feed(chunk, this.dispatch);
     } catch (e) {
       if (!isMqttCodecError(e)) throw e;
+      if (this.broker.opts.faults['malformed-ignored'] && this.state === 'open') {
+        // FAULT malformed-ignored: skip the bad bytes, read on with a fresh decoder, keep the connection.
+        this.decoder = new Decoder({ role: 'server', version: this.version, maxPacketSize: this.broker.opts.maxPacketSize });
+        return;
+      }
       this.malformed(e);
     } finally {
       persistence.end();
@@ -256,7 +262,8 @@ export class Connection implements Throttleable {
   }
 
   private armKeepAlive(): void {
-    if (this.keepAliveMs === 0) return;
+    // FAULT keep-alive-ignored: no timer at all.
+    if (this.keepAliveMs === 0 || this.broker.opts.faults['keep-alive-ignored']) return;
     // Close after 1.5 × Keep Alive without a packet [MQTT-3.1.2-24 / 5.0 MQTT-3.1.2-22].
     const limit = this.keepAliveMs * 1.5;
     const check = (): void => {
@@ -314,7 +321,8 @@ export class Connection implements Throttleable {
     }
     // Only a normal DISCONNECT (0x00; every 3.1.1 DISCONNECT) deletes the Will [MQTT-3.1.2-10, MQTT-3.14.4-3];
     // 0x04 and the error codes keep it, so it is published (5.0 §3.14.2.1).
-    if (reasonCode === 0x00) this.will = undefined;
+    // FAULT will-on-disconnect: the Will survives a normal DISCONNECT.
+    if (reasonCode === 0x00 && !this.broker.opts.faults['will-on-disconnect']) this.will = undefined;
     this.close('client disconnected');
   }
 

@@ -8,6 +8,7 @@
  */
 import { encode, type PublishPacket, type PublishProperties } from '../../codec/index.js';
 import type { Connection } from './connection.js';
+import type { FaultSet } from './faults.js';
 import { ownMessage } from './message.js';
 import type { Persistence } from './persistence.js';
 import { sharedPublishBytes } from './wire-cache.js';
@@ -15,6 +16,8 @@ import type { Outbound, Session } from './session.js';
 
 export interface DeliveryContext {
   now(): number;
+  /** Suite self-checks only (core/faults.ts). */
+  faults: FaultSet;
   maxInflight: number;
   maxQueuedMessages: number;
   maxWriteBuffer: number;
@@ -37,7 +40,8 @@ function liveConnection(session: Session): Connection | undefined {
 }
 
 function windowSize(conn: Connection, ctx: DeliveryContext): number {
-  return conn.version === 5 ? conn.clientReceiveMaximum : ctx.maxInflight;
+  // FAULT receive-maximum-ignored: the server's own window instead of the client's Receive Maximum.
+  return conn.version === 5 && !ctx.faults['receive-maximum-ignored'] ? conn.clientReceiveMaximum : ctx.maxInflight;
 }
 
 function expired(out: Outbound, now: number): boolean {
@@ -56,6 +60,8 @@ function own(out: Outbound): void {
  * out, or any queue at maxQueuedMessages, drops instead.
  */
 export function enqueue(ctx: DeliveryContext, session: Session, out: Outbound, from?: Connection): void {
+  // FAULT qos-downgrade: everything at QoS 0.
+  if (ctx.faults['qos-downgrade']) out.qos = 0;
   const conn = liveConnection(session);
   if (out.qos === 0) {
     // QoS 0 is not kept for offline clients; dropped under back-pressure.
@@ -145,14 +151,23 @@ export function resume(ctx: DeliveryContext, session: Session): void {
   const conn = liveConnection(session);
   if (!conn) return;
   const max = windowSize(conn, ctx);
+  const f = ctx.faults;
+  // FAULT reorder-queued: what waited while the client was away goes out newest first.
+  if (f['reorder-queued'] && session.queue.length > 1) {
+    const newestFirst = [...session.queue].reverse();
+    session.queue.clear();
+    for (const out of newestFirst) session.queue.push(out);
+  }
   let used = 0;
   for (const out of [...session.inflight.values()]) {
     if (out.phase === 'pubrel') {
       conn.send({ type: 'pubrel', packetId: out.packetId, reasonCode: conn.version === 5 ? 0 : undefined });
       used++;
+    } else if (f['redelivery-lost']) {
+      complete(ctx, session, out); // FAULT redelivery-lost: forgotten instead of resent
     } else if (used >= max) {
       (conn.deferredResends ??= new Set()).add(out.packetId);
-    } else if (sendPublish(conn, out, true, ctx)) {
+    } else if (sendPublish(conn, out, !f['no-dup-on-redelivery'], ctx)) { // FAULT no-dup-on-redelivery: DUP 0
       used++;
     } else {
       complete(ctx, session, out);
@@ -172,10 +187,12 @@ export function sendPublish(conn: Connection, out: Outbound, dup: boolean, ctx: 
     bytes = sharedPublishBytes(msg, conn.version ?? 4, out.qos, out.retain, out.packetId, dup && out.qos > 0);
   } else {
     let props: PublishProperties | undefined = msg.properties;
-    if (msg.expiresAt !== undefined || out.subscriptionIds !== undefined) {
+    // FAULT subscription-id-missing: the identifiers are left out.
+    const ids = ctx.faults['subscription-id-missing'] ? undefined : out.subscriptionIds;
+    if (msg.expiresAt !== undefined || ids !== undefined) {
       props = { ...props };
       if (msg.expiresAt !== undefined) props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - ctx.now()) / 1000));
-      if (out.subscriptionIds !== undefined) props.subscriptionIdentifiers = out.subscriptionIds;
+      if (ids !== undefined) props.subscriptionIdentifiers = ids;
     }
     let topic = msg.topic;
     if (ctx.outboundTopicAliases && conn.clientTopicAliasMaximum > 0) {

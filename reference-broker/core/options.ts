@@ -1,6 +1,7 @@
 /** Broker settings, policy hooks and logging, with their defaults. */
 import type { ProtocolVersion, QoS } from '../../codec/index.js';
 import type { Clock } from './clock.js';
+import { faultSet, type FaultName, type FaultSet } from './faults.js';
 import type { PeerCertificateInfo, TransportKind } from './link.js';
 
 /** What the broker knows about a connected (or connecting) client. */
@@ -115,17 +116,22 @@ export interface BrokerOptions {
   fsync?: boolean;
   /** With dataDir: compact the log when it exceeds this many bytes (and twice its size after the last compaction). Default 64 MiB. */
   logCompactBytes?: number;
-  /** Test hooks that make the broker break the spec on purpose (suite self-checks); never set in production. */
-  faults?: ReadonlySet<string>;
+  /**
+   * Test hooks that make the broker break the spec on purpose (suite self-checks, core/faults.ts); never
+   * set in production. Validated: an unknown name throws UnknownFaultError listing the valid ones.
+   */
+  faults?: Iterable<FaultName>;
 }
 
 type OptionalSettings = 'maxKeepAlive' | 'maxSessionExpiryInterval' | 'maxConnections' | 'responseInformation' | 'dataDir';
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'hooks' | 'clock' | 'logger' | OptionalSettings>> &
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'hooks' | 'clock' | 'logger' | 'faults' | OptionalSettings>> &
   Pick<BrokerOptions, OptionalSettings> & {
     hooks: BrokerHooks;
     clock: Clock;
     logger: Logger;
+    /** Every fault switch, all false unless faults were given. */
+    faults: FaultSet;
   };
 
 export function resolveOptions(o: BrokerOptions, clock: Clock): ResolvedOptions {
@@ -161,6 +167,6 @@ export function resolveOptions(o: BrokerOptions, clock: Clock): ResolvedOptions 
     dataDir: o.dataDir,
     fsync: o.fsync ?? false,
     logCompactBytes: o.logCompactBytes ?? 64 * 1024 * 1024,
-    faults: o.faults ?? new Set(),
+    faults: faultSet(o.faults),
   };
 }

@@ -31,7 +31,8 @@ export function handlePublish(conn: Connection, p: PublishPacket): void {
       }
       const aliases = (conn.inboundAliases ??= new Map());
       if (topic.length > 0) {
-        aliases.set(alias, topic);
+        // FAULT topic-alias-remap-ignored: the first mapping of an alias sticks.
+        if (!(opts.faults['topic-alias-remap-ignored'] && aliases.has(alias))) aliases.set(alias, topic);
       } else {
         const known = aliases.get(alias);
         if (known === undefined) {
@@ -61,13 +62,15 @@ export function handlePublish(conn: Connection, p: PublishPacket): void {
   }
 
   // Exactly once: a QoS 2 PUBLISH whose identifier awaits PUBREL is not routed again [MQTT-4.3.3-9 / 3.1.1 MQTT-4.3.3-2].
-  if (p.qos === 2 && session.inboundQos2.has(p.packetId!)) {
+  // FAULT qos2-duplicate: the duplicate is routed again.
+  if (p.qos === 2 && session.inboundQos2.has(p.packetId!) && !opts.faults['qos2-duplicate']) {
     conn.send({ type: 'pubrec', packetId: p.packetId!, reasonCode: v5 ? 0 : undefined });
     return;
   }
 
   const info = conn.info!;
-  const authorize = opts.hooks.authorizePublish;
+  // FAULT acl-publish-ignored: the hook is never asked.
+  const authorize = opts.faults['acl-publish-ignored'] ? undefined : opts.hooks.authorizePublish;
   let allowed = true;
   if (authorize) {
     try {
@@ -87,7 +90,8 @@ export function handlePublish(conn: Connection, p: PublishPacket): void {
     return;
   }
 
-  const mei = props?.messageExpiryInterval;
+  // FAULT message-expiry-ignored: never expires (the interval is still forwarded, unchanged).
+  const mei = opts.faults['message-expiry-ignored'] ? undefined : props?.messageExpiryInterval;
   const msg: AppMessage = {
     topic, payload: p.payload, qos: p.qos, retain: p.retain,
     properties: v5 ? forwardedProperties(props) : undefined,

@@ -6,6 +6,7 @@
  * gets one copy, to one member (5.0 §4.8.2).
  */
 import type { QoS } from '../../codec/index.js';
+import { NO_FAULTS, type FaultSet } from './faults.js';
 import type { AppMessage } from './message.js';
 import type { Session, ShareRef } from './session.js';
 import { type ShareGroup, type Subscription, SubscriptionTrie } from './subscription-trie.js';
@@ -32,9 +33,14 @@ export interface Delivery {
 const CACHE_LIMIT = 10_000;
 
 export class Router {
-  readonly trie = new SubscriptionTrie<Session>();
+  readonly trie: SubscriptionTrie<Session>;
   private cache = new Map<string, MatchResult>();
   private cacheVersion = -1;
+
+  /** `faults`: suite self-checks only (core/faults.ts). */
+  constructor(private readonly faults: FaultSet = NO_FAULTS) {
+    this.trie = new SubscriptionTrie<Session>(faults);
+  }
 
   /** Subscriptions matching `topic`, grouped by owner; cached until the subscriptions change. */
   private matches(topic: string): MatchResult {
@@ -67,23 +73,31 @@ export class Router {
    */
   route(msg: AppMessage, isConnected: (s: Session) => boolean, deliver: (d: Delivery) => void): number {
     const { owners, groups } = this.matches(msg.topic);
+    const f = this.faults;
+    // FAULT retain-flag-live / retain-as-published-ignored: RETAIN as if Retain As Published were always 1 / 0.
+    const keepRetain = f['retain-flag-live'] ? msg.retain : false;
+    const dropRetain = f['retain-as-published-ignored'];
+    // FAULT granted-qos-ignored: the message QoS, whatever was granted.
+    const ignoreGranted = f['granted-qos-ignored'];
+    // FAULT no-local-ignored: own messages come back.
+    const noLocal = !f['no-local-ignored'];
     let n = 0;
     for (let i = 0; i < owners.length; i++) {
       const { owner, subs } = owners[i]!;
       let qos = -1;
-      let retain = false;
+      let retain = keepRetain;
       let ids: number[] | undefined;
       for (let j = 0; j < subs.length; j++) {
         const s = subs[j]!;
         // No Local: not back to the publishing client [MQTT-3.8.3-3]
-        if (s.noLocal && msg.origin === owner.clientId) continue;
+        if (s.noLocal && noLocal && msg.origin === owner.clientId) continue;
         if (s.qos > qos) qos = s.qos;
         // Retain As Published [MQTT-3.3.1-12, MQTT-3.3.1-13]; 3.1.1 always clears RETAIN [MQTT-3.3.1-9]
-        if (s.retainAsPublished && msg.retain) retain = true;
+        if (s.retainAsPublished && msg.retain && !dropRetain) retain = true;
         if (s.subscriptionId !== undefined) (ids ??= []).push(s.subscriptionId);
       }
       if (qos < 0) continue;
-      deliver({ session: owner, qos: (qos < msg.qos ? qos : msg.qos) as QoS, retain, subscriptionIds: ids, share: undefined });
+      deliver({ session: owner, qos: (qos < msg.qos && !ignoreGranted ? qos : msg.qos) as QoS, retain, subscriptionIds: ids, share: undefined });
       n++;
     }
     for (let i = 0; i < groups.length; i++) {
@@ -91,8 +105,8 @@ export class Router {
       if (!sub) continue;
       deliver({
         session: sub.owner,
-        qos: (sub.qos < msg.qos ? sub.qos : msg.qos) as QoS,
-        retain: sub.retainAsPublished && msg.retain,
+        qos: (sub.qos < msg.qos && !ignoreGranted ? sub.qos : msg.qos) as QoS,
+        retain: keepRetain || (sub.retainAsPublished && msg.retain && !dropRetain),
         subscriptionIds: sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined,
         share: groups[i]!,
       });

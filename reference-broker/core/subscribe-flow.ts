@@ -33,7 +33,8 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
       filter = parsed.filter;
     }
     if (!opts.wildcardSubscriptions && hasWildcard(filter)) { codes.push(v5 ? 0xa2 : 0x80); continue; }
-    const authorize = opts.hooks.authorizeSubscribe;
+    // FAULT acl-subscribe-ignored: the hook is never asked.
+    const authorize = opts.faults['acl-subscribe-ignored'] ? undefined : opts.hooks.authorizeSubscribe;
     let allowed = true;
     if (authorize) {
       try {
@@ -65,6 +66,8 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
       retainedToSend.push({ sub, filter });
     }
   }
+  // FAULT suback-order: the codes in reverse order.
+  if (opts.faults['suback-order']) codes.reverse();
   conn.send({ type: 'suback', packetId: p.packetId, reasonCodes: codes });
   for (const { sub, filter } of retainedToSend) {
     for (const msg of broker.retained.match(filter, broker.clock.now())) {

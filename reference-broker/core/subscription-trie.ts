@@ -5,6 +5,7 @@
  * grouped by ShareName.
  */
 import type { QoS, RetainHandling } from '../../codec/index.js';
+import { NO_FAULTS, type FaultSet } from './faults.js';
 
 export interface SubscriptionOptions {
   qos: QoS;
@@ -50,6 +51,9 @@ export class SubscriptionTrie<S> {
   private count = 0;
   /** Bumped on every change, so callers can cache match results. */
   version = 0;
+
+  /** `faults`: suite self-checks only (core/faults.ts); matching follows the spec without them. */
+  constructor(private readonly faults: FaultSet = NO_FAULTS) {}
 
   get size(): number {
     return this.count;
@@ -139,16 +143,22 @@ export class SubscriptionTrie<S> {
       emit(node, onSub, onGroup);
       // 'sport/#' also matches 'sport' (§4.7.1.2)
       const hash = children?.get('#');
-      if (hash) emit(hash, onSub, onGroup);
+      // FAULT hash-no-parent: the parent level is not matched.
+      if (hash && !this.faults['hash-no-parent']) emit(hash, onSub, onGroup);
       return;
     }
     if (!children) return;
-    const wild = !(dollar && i === 0);
+    // FAULT dollar-wildcard: wildcards at the first level also match '$' topics.
+    const wild = !(dollar && i === 0) || this.faults['dollar-wildcard'];
     if (wild) {
       const hash = children.get('#');
       if (hash) emit(hash, onSub, onGroup);
       const plus = children.get('+');
-      if (plus) this.walk(plus, levels, i + 1, dollar, onSub, onGroup);
+      if (plus) {
+        this.walk(plus, levels, i + 1, dollar, onSub, onGroup);
+        // FAULT plus-multilevel: '+' also swallows the levels after its own.
+        if (this.faults['plus-multilevel']) for (let j = i + 2; j <= levels.length; j++) this.walk(plus, levels, j, dollar, onSub, onGroup);
+      }
     }
     const exact = children.get(levels[i]!);
     if (exact) this.walk(exact, levels, i + 1, dollar, onSub, onGroup);

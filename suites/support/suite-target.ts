@@ -5,9 +5,11 @@
  * A BROKER_URL target is probed (harness/probe.ts) for whatever its profile
  * leaves out; the probed values are in suiteProbed() and go into the results.
  * BROKER_PROFILE alone (no BROKER_URL) uses the profile's own `url`.
+ * REFERENCE_FAULTS=name[,name] launches the reference broker with those
+ * faults on (reference-broker/core/faults.ts), for `mqtt-testbed selftest`.
  */
 import { afterAll } from 'vitest';
-import { LIMITED_REFERENCE, launchReference } from '../../harness/launchers/reference.js';
+import { LIMITED_REFERENCE, launchReference, withFaults } from '../../harness/launchers/reference.js';
 import { probeCapabilities, type Probed } from '../../harness/probe.js';
 import { parseBrokerUrl } from '../../harness/transport.js';
 import { readProfileFile, type LaunchedTarget, type Target } from '../../harness/target.js';
@@ -65,12 +67,15 @@ export function suiteTarget(): Promise<Target> {
   current ??= (async () => {
     const file = process.env['BROKER_PROFILE'] || undefined;
     const url = process.env['BROKER_URL'] || (file ? readProfileFile(file).profile.url : undefined);
+    // REFERENCE_FAULTS=name[,name]: the in-process reference broker with faults on (suite self-check).
+    const faults = process.env['REFERENCE_FAULTS'] || undefined;
+    if (url && faults) throw new Error('REFERENCE_FAULTS applies to the reference broker launched in-process: unset BROKER_URL / BROKER_PROFILE');
     if (url) return byUrl(url, file);
     if (file) throw new Error(`BROKER_PROFILE ${file} names no url and BROKER_URL is not set: set BROKER_URL=mqtt://host:port`);
     probed = {};
     // REFERENCE_VARIANT=limited: every optional capability off (the matrix's 'reference-limited').
     const limited = process.env['REFERENCE_VARIANT'] === 'limited';
-    launched = await launchReference(limited ? { broker: LIMITED_REFERENCE, name: 'reference-limited' } : {});
+    launched = await launchReference(withFaults(limited ? { broker: LIMITED_REFERENCE, name: 'reference-limited' } : {}, faults));
     return launched.target;
   })();
   return current;
