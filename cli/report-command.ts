@@ -13,9 +13,9 @@ import { parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const REPORT_USAGE = `mqtt-testbed report <results.json ...> [-o FILE] [--compare BASELINE.json ...] [--title TEXT] [--skip-foreign]
 
-  One self-contained HTML file (no network needed to view it) from conformance
-  and benchmark results files: conformance matrix, coverage, evidence with packet
-  traces, benchmark charts, claims, manifest. With --compare, also what changed
+  One self-contained HTML file (no network needed to view it) from conformance,
+  benchmark and self-check results files: conformance matrix, coverage, evidence
+  with packet traces, benchmark charts, claims, the suite self-check score, manifest. With --compare, also what changed
   since the baseline (statements that changed status, metrics that moved).
   -o, --out FILE      where to write it (default out/report/report.html)
   --compare FILE      baseline results to compare with (repeatable)
@@ -84,7 +84,8 @@ export async function reportCommand(argv: string[], io: CliIo): Promise<number> 
   writeFileAtomic(out, page);
   const conf = current.filter((f) => f.results.conformance).length;
   const bench = current.filter((f) => f.results.benchmark).length;
+  const selftest = current.filter((f) => f.results.selftest).length;
   const shown = relative(io.cwd, out);
-  io.stdout.write(`report: ${shown && !shown.startsWith('..') ? shown : out} (${conf} conformance, ${bench} benchmark file(s)${baseline ? `, compared with ${baseline.length} baseline file(s)` : ''}; ${Math.round(statSync(out).size / 1024)} KiB)\n`);
+  io.stdout.write(`report: ${shown && !shown.startsWith('..') ? shown : out} (${conf} conformance, ${bench} benchmark${selftest ? `, ${selftest} self-check` : ''} file(s)${baseline ? `, compared with ${baseline.length} baseline file(s)` : ''}; ${Math.round(statSync(out).size / 1024)} KiB)\n`);
   return 0;
 }

@@ -4,7 +4,10 @@
  * benchmark run shaped like the scenario runner's output. Everything here
  * validates against results/schema.json.
  */
-import { RESULTS_SCHEMA, RESULTS_VERSION, type CoverageJson, type Percentiles, type ProtocolRun, type ResultsFile, type SpecVersionName, type TestResult } from '../results/types.js';
+import {
+  RESULTS_SCHEMA, RESULTS_VERSION, type CoverageJson, type Percentiles, type ProtocolRun, type ResultsFile, type SelftestFaultResult,
+  type SpecVersionName, type TestResult,
+} from '../results/types.js';
 import { coverage } from '../spec/catalogue.js';
 
 const TOOL: ResultsFile['tool'] = { name: 'mqtt-testbed', version: '0.1.0', node: 'v20.0.0', platform: 'linux test', cpu: 'test cpu', cores: 2 };
@@ -133,5 +136,37 @@ export function sampleBenchmark(o: BenchOptions = {}): ResultsFile {
       ],
     },
     manifest: { seed: o.seed ?? 1, repeats: 1, clientLibraries: { mqtt: 'mqtt 5.x', http: 'undici 7.x', coap: 'coap 1.x' }, note: HOSTILE },
+  };
+}
+
+/**
+ * A suite self-check: 3 faults, 2 caught (one by many tests), 1 missed, and a
+ * correct broker with one flaky test; a hostile string where a test reason goes.
+ */
+export function sampleSelftest(o: { baselineFailures?: number } = {}): ResultsFile {
+  const fault = (name: string, verdict: SelftestFaultResult['verdict'], caughtBy: number, extra: Partial<SelftestFaultResult> = {}): SelftestFaultResult => ({
+    name, description: `${name} (description)`, statements: { '3.1.1': ['MQTT-3.3.1-5'], '5.0': ['MQTT-3.3.1-5'] }, verdict, caughtBy,
+    tests: Array.from({ length: Math.min(caughtBy, 5) }, (_, i) => ({ id: `retained/[5.0] test ${i + 1}`, statements: ['MQTT-3.3.1-5'], reason: i === 0 ? `[MQTT-3.3.1-5] got nothing ${HOSTILE}` : 'timed out' })),
+    files: ['suites'], summary: { pass: 500 - caughtBy, fail: caughtBy, skip: 13, finding: 0 }, durationMs: 18_000, resultsFile: `out/selftest/fault-${name}.json`, ...extra,
+  });
+  const failures = Array.from({ length: o.baselineFailures ?? 0 }, (_, i) => ({ id: `keep-alive/[3.1.1] failure ${i + 1}`, statements: ['MQTT-3.1.2-24'], reason: 'closed after 6 s' }));
+  const faults = [
+    fault('retain-not-stored', 'caught', 12),
+    fault('qos2-duplicate', 'caught', 2, { note: 'confirmed: both tests failed again when their files were re-run' }),
+    fault('acl-publish-ignored', 'missed', 0, { statements: {}, section: '5.4.2', tests: [] }),
+  ];
+  return {
+    schema: RESULTS_SCHEMA, version: RESULTS_VERSION, kind: 'selftest', createdAt: '2026-01-01T00:00:00.000Z', tool: TOOL,
+    target: { name: 'reference', url: 'mqtt://127.0.0.1:0', profile: { name: 'reference', source: 'launched: reference' }, probed: {} },
+    selftest: {
+      mode: 'full', files: ['suites'], score: { caught: faults.filter((f) => f.verdict === 'caught').length, faults: faults.length },
+      baseline: {
+        target: 'reference', verdict: failures.length > 0 ? 'fail' : 'pass', summary: { pass: 508, fail: failures.length, skip: 13, finding: 0 },
+        failures, flaky: [{ id: 'ordering/[3.1.1] QoS 2 messages arrive in order', statements: ['MQTT-4.6.0-5'], reason: 'timed out' }],
+        durationMs: 17_500, resultsFile: 'out/selftest/reference.json',
+      },
+      faults,
+      durationMs: 75_000,
+    },
   };
 }

@@ -23,7 +23,7 @@ import { chromium, type Browser, type BrowserServer, type Page } from 'playwrigh
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readResultsFile, validateResults } from '../results/validate.js';
 import type { LoadedResults } from './compare.js';
-import { sampleBenchmark, sampleConformance } from './fixtures.js';
+import { sampleBenchmark, sampleConformance, sampleSelftest } from './fixtures.js';
 import { renderReport } from './html/report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -81,6 +81,7 @@ describe.skipIf(!chromiumPath && !required)(`HTML report in headless Chromium${c
     for (const f of scenarioFiles) files.push({ source: `out/bench/${f}`, results: readResultsFile(join(benchDir, f)) });
     // the synthetic benchmark goes through the same validation as a real file
     files.push({ source: 'reports/fixtures.ts sampleBenchmark() (synthetic)', results: validateResults(JSON.parse(JSON.stringify(sampleBenchmark({ seed: 7 }))), 'sampleBenchmark') });
+    files.push({ source: 'reports/fixtures.ts sampleSelftest() (synthetic)', results: validateResults(JSON.parse(JSON.stringify(sampleSelftest())), 'sampleSelftest') });
     mkdirSync(OUT, { recursive: true });
     const file = join(OUT, 'report.browser-test.html');
     writeFileSync(file, renderReport({ current: files, title: 'mqtt-testbed report (browser test)' }));
@@ -192,6 +193,20 @@ describe.skipIf(!chromiumPath && !required)(`HTML report in headless Chromium${c
     // dark scheme applies (the page background follows prefers-color-scheme)
     expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(15, 19, 24)');
     await page.locator('section.bench').first().screenshot({ path: join(OUT, 'report-benchmark-dark.png') });
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
+  test('the suite self-check shows its score, the correct broker and one row per fault; the overview card links to it', async () => {
+    const { page, errors } = await open();
+    const section = page.locator('section#selftest');
+    expect(await section.isVisible()).toBe(true);
+    expect(await section.locator('.verdict').first().textContent()).toBe('2 of 3 faults caught');
+    expect(await section.locator('table.selftest-faults tbody tr').count()).toBe(3);
+    expect(await section.locator('tr#fault-acl-publish-ignored .badge').textContent()).toBe('missed');
+    await page.click('.card a[href="#selftest-0"]');
+    await expect.poll(() => page.evaluate('location.hash')).toBe('#selftest-0');
+    await section.screenshot({ path: join(OUT, 'report-selftest.png') });
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -173,15 +173,76 @@ export interface BenchmarkResults {
   claims: ClaimCheck[];
 }
 
+/** A test named in a self-check: which one, what it checks, why it failed (first line). */
+export interface SelftestTestRef {
+  id: string;
+  statements: string[];
+  reason?: string;
+}
+
+/** The suites' run against the correct broker: it must have no failures. */
+export interface SelftestBaseline {
+  /** Target name of the run, e.g. 'reference'. */
+  target: string;
+  /** pass: no failure (after the retry); fail: tests failed twice; error: the run crashed or timed out. */
+  verdict: 'pass' | 'fail' | 'error';
+  summary?: Record<TestStatus, number>;
+  /** Tests that failed, and failed again when their file was re-run. */
+  failures: SelftestTestRef[];
+  /** Tests that failed once and passed when their file was re-run (timing on a loaded machine): not counted. */
+  flaky: SelftestTestRef[];
+  durationMs: number;
+  resultsFile?: string;
+  /** Why the verdict is 'error', or other remarks. */
+  note?: string;
+}
+
+/** The suites' run against the broker with one fault on. */
+export interface SelftestFaultResult {
+  /** Fault name (reference-broker/core/faults.ts), e.g. 'qos2-duplicate'. */
+  name: string;
+  description: string;
+  /** Statements the fault breaks, per spec version. */
+  statements: Partial<Record<SpecVersionName, string[]>>;
+  /** Spec section for faults no numbered statement covers. */
+  section?: string;
+  /** caught: some test failed against it; missed: no test failed; error: the run crashed or timed out (no verdict). */
+  verdict: 'caught' | 'missed' | 'error';
+  /** How many tests failed against it. */
+  caughtBy: number;
+  /** The first few of those tests. */
+  tests: SelftestTestRef[];
+  /** Suite files run against it (paths relative to the project). */
+  files: string[];
+  summary?: Record<TestStatus, number>;
+  durationMs: number;
+  resultsFile?: string;
+  note?: string;
+}
+
+/** Written by `mqtt-testbed selftest`: the suites against deliberately faulty brokers. */
+export interface SelftestResults {
+  /** full: every suite file against every fault; quick: per fault, only the files whose tests name its statements. */
+  mode: 'full' | 'quick';
+  /** The suite files (or folders) given to vitest. */
+  files: string[];
+  score: { caught: number; faults: number };
+  baseline: SelftestBaseline;
+  faults: SelftestFaultResult[];
+  durationMs: number;
+}
+
 export interface ResultsFile {
   schema: typeof RESULTS_SCHEMA;
   version: typeof RESULTS_VERSION;
-  kind: 'conformance' | 'benchmark';
+  /** 'selftest' was added to version 1 later: files of the other kinds are unchanged. */
+  kind: 'conformance' | 'benchmark' | 'selftest';
   createdAt: string;
   tool: ToolInfo;
   target?: TargetInfo;
   conformance?: ConformanceResults;
   benchmark?: BenchmarkResults;
+  selftest?: SelftestResults;
   /** Everything that could change the numbers: seeds, settings, versions. */
   manifest?: Record<string, unknown>;
 }

@@ -105,6 +105,8 @@ table.trace td.fields { font-family: ui-monospace, SFMono-Regular, Menlo, Consol
 #panel .close { float: right; }
 #panel h3 { margin-top: 4px; }
 .tests-list > li { margin: 8px 0; }
+.fault-list { margin: 4px 0; padding-left: 18px; } .fault-list > li { margin: 2px 0; }
+.fault-missed > td:first-child, .fault-error > td:first-child { font-weight: 700; }
 /* charts */
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 figure.chart { max-width: 680px; margin: 8px 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; background: var(--bg); }

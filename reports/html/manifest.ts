@@ -8,7 +8,9 @@ export function renderManifest(files: LoadedResults[]): Raw {
     const r = f.results;
     const what = r.kind === 'conformance'
       ? `${r.conformance?.tests.length ?? 0} tests (${r.conformance?.specVersions.join(', ') ?? ''})`
-      : `${r.benchmark?.scenario ?? ''} on ${r.benchmark?.deviceProfile.name ?? ''}: ${r.benchmark?.runs.length ?? 0} runs`;
+      : r.kind === 'selftest'
+        ? `suite self-check: ${r.selftest?.score.caught ?? 0} of ${r.selftest?.score.faults ?? 0} faults caught (${r.selftest?.mode ?? ''})`
+        : `${r.benchmark?.scenario ?? ''} on ${r.benchmark?.deviceProfile.name ?? ''}: ${r.benchmark?.runs.length ?? 0} runs`;
     return html`<tr><td class="mono small">${f.source}</td><td>${r.kind}</td><td>${r.target?.name ?? '–'}</td><td class="small">${r.target?.url ?? ''}</td><td>${what}</td><td class="small">${r.createdAt}</td><td class="small">${r.tool.name} ${r.tool.version}, Node ${r.tool.node}, ${r.tool.platform}, ${r.tool.cpu} × ${r.tool.cores}</td></tr>`;
   });
   const details = files.map((f) => {

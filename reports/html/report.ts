@@ -15,6 +15,7 @@ import { CSS } from './css.js';
 import { html, jsonForScript, raw, type Raw } from './escape.js';
 import { renderManifest } from './manifest.js';
 import { SCRIPT } from './script.js';
+import { renderSelftest, selftestCard } from './selftest.js';
 
 export interface ReportInput {
   /** The results to show (conformance and/or benchmark files). */
@@ -48,7 +49,7 @@ export function repeatLabel(bench: LoadedResults[], i: number): string {
   return same.length > 1 ? `, repeat ${same.indexOf(i) + 1} of ${same.length}` : '';
 }
 
-function overview(m: MatrixModel, bench: LoadedResults[]): Raw {
+function overview(m: MatrixModel, bench: LoadedResults[], selftest: LoadedResults[]): Raw {
   const cards = m.columns.map((c) => {
     const s = c.results.conformance!.summary;
     const cov = Object.entries(c.results.conformance!.coverage).map(([v, cv]) => html`<div class="small">${v}: ${cv!.overall.covered}/${cv!.overall.observableServerStatements} observable statements covered</div>`);
@@ -61,7 +62,7 @@ function overview(m: MatrixModel, bench: LoadedResults[]): Raw {
     const verdicts = (['holds', 'does not hold', 'not measured'] as const).map((v) => [v, b.claims.filter((c) => c.verdict === v).length] as const).filter(([, n]) => n > 0);
     return html`<div class="card"><h3><a href="#${benchmarkBlockId(i, b)}">${b.scenario}</a></h3><div class="small muted">on ${b.deviceProfile.name}${rep}</div><div class="small">${b.runs.map((r) => r.variant).join(' · ')}</div><div>${verdicts.map(([v, n]) => html`<span class="badge ${VERDICT_CLASS[v]}">${n} ${v}</span> `)}</div></div>`;
   });
-  return html`<div class="cards">${cards}${bcards}</div>`;
+  return html`<div class="cards">${selftest.map(selftestCard)}${cards}${bcards}</div>`;
 }
 
 export function renderReport(input: ReportInput): string {
@@ -69,6 +70,7 @@ export function renderReport(input: ReportInput): string {
   const title = input.title ?? 'mqtt-testbed report';
   const columns = columnsFor(input.current);
   const bench = input.current.filter((f) => f.results.benchmark);
+  const selftest = input.current.filter((f) => f.results.selftest);
 
   let conf: ConformanceComparison[] = [];
   let benchCmp: BenchmarkComparison = { metrics: [], notes: [] };
@@ -86,6 +88,9 @@ export function renderReport(input: ReportInput): string {
   if (input.baseline) {
     sections.push({ id: 'comparison', title: input.gate ? 'Gate: comparison with the baseline' : 'Comparison with the baseline', body: html`<p class="small muted">baseline: ${input.baseline.map((f) => f.source).join(', ')}</p>${renderComparison(conf, benchCmp, evidenceFor, input.gate)}` });
   }
+  if (selftest.length > 0) {
+    sections.push({ id: 'selftest', title: 'Suite self-check: faults caught', body: renderSelftest(selftest) });
+  }
   if (columns.length > 0) {
     sections.push({ id: 'conformance', title: 'Conformance matrix', body: html`<p class="small">${model.groups.reduce((a, g) => a + g.rows.length, 0)} statements and checks × ${columns.length} target(s), grouped by spec version and section. Click a cell for its tests, reasons and packet traces.</p>${renderMatrix(model, input.baseline !== undefined)}` });
     sections.push({ id: 'coverage', title: 'Coverage per section', body: renderCoverage(columns, new Set(model.groups.map((g) => g.id))) });
@@ -101,7 +106,7 @@ export function renderReport(input: ReportInput): string {
   const body = html`<header class="top"><button type="button" id="theme" class="js-only">theme: auto</button><h1>${title}</h1>
 <div class="small muted">generated ${generatedAt} from ${input.current.length} results file(s)${input.baseline ? `, compared with ${input.baseline.length} baseline file(s)` : ''} · works offline, no external resources</div>
 <nav class="toc" aria-label="sections">${sections.map((s) => html`<a href="#${s.id}">${s.title}</a>`)}</nav></header>
-<main>${overview(model, bench)}${sections.map((s) => html`<section id="${s.id}"><h2>${s.title}</h2>${s.body}</section>`)}</main>
+<main>${overview(model, bench, selftest)}${sections.map((s) => html`<section id="${s.id}"><h2>${s.title}</h2>${s.body}</section>`)}</main>
 <aside id="panel" hidden aria-label="details" tabindex="-1"><button type="button" class="close" id="panel-close" aria-label="close">close ✕</button><div id="panel-body"></div></aside>`;
 
   const csp = `default-src 'none'; style-src 'sha256-${sha256(CSS)}'; script-src 'sha256-${sha256(SCRIPT)}'; img-src data:; base-uri 'none'; form-action 'none'`;
