@@ -14,7 +14,9 @@ export {
 export {
   startBroker, type BoundListener, type ListenerKind, type ListenerOptions, type RunningBroker, type StartOptions, type TlsMaterial,
 } from './listeners/start.js';
-export { generateDevCerts, readTlsMaterial, createCa, issueCertificate, type DevCertFiles, type DevCertOptions } from './tls/dev-certs.js';
+export {
+  generateDevCerts, readTlsMaterial, createCa, issueCertificate, issueCertificateForPeriod, type DevCertFiles, type DevCertOptions, type ValidityPeriod,
+} from './tls/dev-certs.js';
 export { composeHooks, anonymousAllowed, type AuthPolicy } from './auth/hooks.js';
 export { hashPassword, formatHash, verifyPassword, readPasswordFile, parsePasswordFile, writeUser, passwordAuthenticator, PasswordFileError } from './auth/password-file.js';
 export { parseAclFile, readAclFile, aclHooks, filterCovers, filtersIntersect, AclFileError, type Acl, type AclRule } from './auth/acl-file.js';
