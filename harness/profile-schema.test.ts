@@ -71,6 +71,7 @@ describe('the schema documents the Profile type', () => {
     const keys: Record<keyof NonNullable<Profile['limits']>, true> = {
       maxPacketSize: true, receiveMaximum: true, topicAliasMaximum: true, keepAlive: true, maxTopicLength: true,
       maxTopicLevels: true, maxPayloadSize: true, maxClientIdLength: true, maxSessionExpiryInterval: true, maxConnections: true,
+      connectionLimit: true, connectTimeoutMs: true,
     };
     expect(Object.keys(limits).sort()).toEqual(Object.keys(keys).sort());
   });

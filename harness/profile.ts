@@ -43,6 +43,10 @@ export interface ProfileLimits {
   maxSessionExpiryInterval?: number;
   /** Largest number of simultaneous connections the suites may open. */
   maxConnections?: number;
+  /** The broker refuses connections beyond this many (its own configured limit, not a budget for the suites). */
+  connectionLimit?: number;
+  /** The broker closes a connection that has sent no complete CONNECT within this many ms (slowloris defence). */
+  connectTimeoutMs?: number;
 }
 
 export interface Profile {

@@ -63,6 +63,10 @@ export async function launchReference(opts: ReferenceLaunchOptions = {}): Promis
   });
   const material = { key: readFileSync(certs.serverKey), cert: readFileSync(certs.serverCert), ca: readFileSync(certs.caCert) };
   const running = await startBroker({
+    // Declared limits that suites/limits.test.ts checks; small enough to check quickly, far above
+    // what any other suite needs from its own per-file broker.
+    connectTimeoutMs: 2000,
+    maxConnections: 400,
     ...opts.broker,
     logger: opts.logger,
     hooks,
@@ -82,6 +86,8 @@ export async function launchReference(opts: ReferenceLaunchOptions = {}): Promis
     limits: {
       maxPacketSize: o.maxPacketSize, receiveMaximum: o.receiveMaximum, topicAliasMaximum: o.topicAliasMaximum,
       ...(o.maxKeepAlive !== undefined ? { keepAlive: { max: o.maxKeepAlive } } : {}),
+      ...(o.maxConnections !== undefined ? { connectionLimit: o.maxConnections } : {}),
+      connectTimeoutMs: o.connectTimeoutMs,
     },
     topicPrefix: 'mqtt-testbed/',
     credentials: roleCredentials(certs),
