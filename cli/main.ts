@@ -9,6 +9,7 @@ import { matrixCommand } from './matrix-command.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 import { passwdCommand } from './passwd-command.js';
 import { reportCommand } from './report-command.js';
+import { selftestCommand } from './selftest-command.js';
 import { USAGE } from './usage.js';
 
 const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> = {
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   report: reportCommand,
   gate: gateCommand,
   matrix: matrixCommand,
+  selftest: selftestCommand,
 };
 
 export async function main(argv: string[], io: CliIo): Promise<number> {

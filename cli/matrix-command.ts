@@ -15,8 +15,7 @@
  * timed out, or could not start; failures and findings of the other brokers
  * are results, not errors. 2 for bad options.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +26,7 @@ import type { LaunchedTarget } from '../harness/target.js';
 import { writeFileAtomic } from '../results/io.js';
 import type { ResultsFile, SpecVersionName, TestStatus } from '../results/types.js';
 import { processIo, parseCommandArgs, UsageError, type CliIo } from './io.js';
+import { runVitestChild, type VitestOutcome } from './vitest-child.js';
 
 export const MATRIX_BROKERS = ['reference', 'reference-limited', 'mosquitto-plain', 'mosquitto-secure', 'aedes'] as const;
 export type MatrixBroker = (typeof MATRIX_BROKERS)[number];
@@ -111,51 +111,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-interface VitestOutcome {
-  exitCode: number | null;
-  timedOut: boolean;
-  unhandled: number;
-  tail: string[];
-}
-
-/** Runs vitest in its own process group so that a timeout can stop it with all its workers. */
+/** Runs vitest on the suites (cli/vitest-child.ts: its own process group, killed whole on timeout). */
 function runVitest(o: MatrixOptions, env: NodeJS.ProcessEnv, logFile: string, timeoutMs: number, track: (stop: () => void) => void): Promise<VitestOutcome> {
-  const vitest = join(o.root, 'node_modules', 'vitest', 'vitest.mjs');
-  return new Promise((resolveRun) => {
-    const log = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [vitest, 'run', o.suites], { cwd: o.root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail: string[] = [];
-    let unhandled = 0;
-    let timedOut = false;
-    let partial = '';
-    const onData = (chunk: Buffer): void => {
-      log.write(chunk);
-      const lines = (partial + chunk.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) {
-        tail.push(l);
-        if (tail.length > 40) tail.shift();
-        const m = /Vitest caught (\d+) unhandled errors?/.exec(l);
-        if (m) unhandled += Number(m[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const killGroup = (): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); // the group we created (detached): vitest and its workers
-      } catch { /* already gone */ }
-    };
-    track(killGroup);
-    const timer = setTimeout(() => { timedOut = true; killGroup(); }, timeoutMs);
-    child.on('error', (e) => { tail.push(`could not start vitest: ${e.message}`); });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      killGroup(); // stray workers, if any
-      log.end();
-      resolveRun({ exitCode: code, timedOut, unhandled, tail });
-    });
-  });
+  return runVitestChild({ root: o.root, args: [o.suites], env, logFile, timeoutMs, track });
 }
 
 /** Runs one broker: launch, suites, teardown. Never throws. */

@@ -6,6 +6,7 @@ import { GATE_USAGE } from './gate-command.js';
 import { MATRIX_USAGE } from './matrix-command.js';
 import { PASSWD_USAGE } from './passwd-command.js';
 import { REPORT_USAGE } from './report-command.js';
+import { SELFTEST_USAGE } from './selftest-command.js';
 
 export const USAGE = `usage: mqtt-testbed <command> [options]
 
@@ -15,6 +16,7 @@ commands:
   certs     generate throwaway TLS certificates
   bench     MQTT vs HTTP vs CoAP on a scenario workload (bytes, latency, throughput)
   matrix    the conformance suites against the reference broker, Mosquitto and Aedes
+  selftest  the conformance suites against deliberately faulty brokers: which faults they catch
   report    one self-contained HTML report from results JSON files
   gate      compare results with a baseline; non-zero exit on a regression
   help      show this text
@@ -28,6 +30,8 @@ ${CERTS_USAGE}
 ${BENCH_USAGE}
 
 ${MATRIX_USAGE}
+
+${SELFTEST_USAGE}
 
 ${REPORT_USAGE}
 
