@@ -2,7 +2,8 @@
  * Robustness: bytes that are *almost* valid (valid packet streams with bit flips, byte
  * replacements, truncation, insertion, deletion, duplicated slices, corrupted Remaining
  * Lengths, other packets spliced in) and plain random bytes, fed to a Decoder in arbitrary
- * chunks with every role/version setting, with and without a small maxPacketSize.
+ * chunks with every role/version setting, with and without a small maxPacketSize. The
+ * mutation model lives in mutations.ts (shared with the broker fuzzer, harness/fuzz/).
  *
  * Properties:
  *  - feeding terminates and either yields packets or throws an MqttCodecError — never any
@@ -16,114 +17,13 @@
 import fc, { type Arbitrary } from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
-  arbitraryChunkPlan, arbitraryPacket, arbitraryPacketSequence, fcParameters, splitByPlan, VERSIONS, type ChunkPlan,
+  arbitraryChunkPlan, arbitraryPacketSequence, fcParameters, splitByPlan, VERSIONS, type ChunkPlan,
 } from './arbitraries.js';
 import {
   decodePacket, Decoder, encode, FIXED_FLAGS, isMqttCodecError, MAX_VARINT, varintSize,
   type DecoderOptions, type Packet, type ProtocolVersion, type Role,
 } from './index.js';
-
-// ---------------------------------------------------------------------------
-// Mutations
-// ---------------------------------------------------------------------------
-
-/** Positions are taken modulo the current length, so a mutation applies to any input. */
-type Mutation =
-  | { kind: 'flip'; at: number; bit: number }
-  | { kind: 'set'; at: number; value: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'insert'; at: number; bytes: Uint8Array }
-  | { kind: 'delete'; at: number; count: number }
-  | { kind: 'duplicate'; at: number; count: number }
-  | { kind: 'splice'; at: number; bytes: Uint8Array }
-  | { kind: 'append'; bytes: Uint8Array };
-
-/** Corruption of one packet's Remaining Length (packet index modulo the packet count). */
-type LengthCorruption =
-  | { kind: 'shift'; packet: number; delta: number }
-  | { kind: 'value'; packet: number; value: number }
-  | { kind: 'raw'; packet: number; bytes: Uint8Array };
-
-/** Bytes of any valid packet, of either version and either direction (for splicing). */
-const validPacketBytes: Arbitrary<Uint8Array> = fc.oneof(
-  arbitraryPacket(4).map((p) => encode(p, 4)),
-  arbitraryPacket(5).map((p) => encode(p, 5)),
-);
-
-const mutationArb: Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(0x00, 0x7f, 0x80, 0xff), fc.integer({ min: 0, max: 255 })) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 6 }) }),
-  fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 32 }) }),
-  fc.record({ kind: fc.constant('splice' as const), at: fc.nat(), bytes: validPacketBytes }),
-  fc.record({ kind: fc.constant('append' as const), bytes: fc.oneof(validPacketBytes, fc.uint8Array({ minLength: 1, maxLength: 16 })) }),
-);
-
-const lengthCorruptionArb: Arbitrary<LengthCorruption> = fc.oneof(
-  fc.record({ kind: fc.constant('shift' as const), packet: fc.nat(), delta: fc.integer({ min: -4, max: 4 }).filter((d) => d !== 0) }),
-  fc.record({ kind: fc.constant('value' as const), packet: fc.nat(), value: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.constantFrom(127, 128, 16_383, 16_384, 2_097_151, 2_097_152, MAX_VARINT)) }),
-  // Non-minimal, over-long and arbitrary varint bytes.
-  fc.record({ kind: fc.constant('raw' as const), packet: fc.nat(), bytes: fc.oneof(
-    fc.constantFrom(Uint8Array.of(0x80, 0x00), Uint8Array.of(0x81, 0x00), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x7f), Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x01), Uint8Array.of(0xff, 0xff, 0xff, 0x7f)),
-    fc.uint8Array({ minLength: 1, maxLength: 5 }),
-  ) }),
-);
-
-function encodeVarint(n: number): Uint8Array {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Uint8Array.from(out);
-}
-
-/** Rewrites the Remaining Length of one packet of a well-formed stream. */
-function corruptLength(packets: readonly Buffer[], c: LengthCorruption): Buffer[] {
-  const i = c.packet % packets.length;
-  const pkt = packets[i]!;
-  let rl = 0;
-  let mult = 1;
-  let n = 1;
-  for (;;) {
-    const b = pkt[n++]!;
-    rl += (b & 0x7f) * mult;
-    mult *= 128;
-    if ((b & 0x80) === 0) break;
-  }
-  const bytes = c.kind === 'raw' ? c.bytes : encodeVarint(Math.min(MAX_VARINT, Math.max(0, c.kind === 'shift' ? rl + c.delta : c.value)));
-  const out = [...packets];
-  out[i] = Buffer.concat([pkt.subarray(0, 1), bytes, pkt.subarray(n)]);
-  return out;
-}
-
-function mutate(input: Buffer, m: Mutation): Buffer {
-  const len = input.length;
-  const at = len === 0 ? 0 : 'at' in m ? m.at % (len + 1) : len;
-  switch (m.kind) {
-    case 'flip': {
-      if (len === 0) return input;
-      const b = Buffer.from(input);
-      b[at % len] = b[at % len]! ^ (1 << m.bit);
-      return b;
-    }
-    case 'set': {
-      if (len === 0) return input;
-      const b = Buffer.from(input);
-      b[at % len] = m.value;
-      return b;
-    }
-    case 'truncate': return input.subarray(0, at);
-    case 'insert': case 'splice': return Buffer.concat([input.subarray(0, at), m.bytes, input.subarray(at)]);
-    case 'delete': return Buffer.concat([input.subarray(0, at), input.subarray(at + m.count)]);
-    case 'duplicate': return Buffer.concat([input.subarray(0, at + m.count), input.subarray(at)]);
-    case 'append': return Buffer.concat([input, m.bytes]);
-  }
-}
+import { applyByteMutation, arbitraryByteMutation, arbitraryLengthCorruption, corruptLength, encodeVarint } from './mutations.js';
 
 // ---------------------------------------------------------------------------
 // The property
@@ -190,11 +90,11 @@ describe.each(CONFIGS.map((c) => [label(c), c] as const))('%s', (_name, cfg) => 
   const stream = arbitraryPacketSequence(cfg.version, cfg.role, { handshake: !cfg.versionKnown, minPackets: 1, maxPackets: 4 });
 
   test('mutated valid streams: packets or MqttCodecError, and accepted packets re-encode', () => {
-    const arb = fc.tuple(stream, fc.option(lengthCorruptionArb, { nil: undefined }), fc.array(mutationArb, { minLength: 1, maxLength: 4 }), arbitraryChunkPlan(), maxPacketSizeArb);
+    const arb = fc.tuple(stream, fc.option(arbitraryLengthCorruption, { nil: undefined }), fc.array(arbitraryByteMutation, { minLength: 1, maxLength: 4 }), arbitraryChunkPlan(), maxPacketSizeArb);
     fc.assert(fc.property(arb, ([packets, rl, mutations, plan, max]) => {
       let parts = packets.map((p) => encode(p, cfg.version));
       if (rl !== undefined) parts = corruptLength(parts, rl);
-      const bytes = mutations.reduce(mutate, Buffer.concat(parts));
+      const bytes = mutations.reduce(applyByteMutation, Buffer.concat(parts));
       feedAndCheck(bytes, plan, cfg, max);
     }), fcParameters(600));
   });
