@@ -4,6 +4,7 @@ import { ConfigError } from '../reference-broker/config.js';
 import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
 import { certsCommand } from './certs-command.js';
+import { deliveryCommand } from './delivery-command.js';
 import { gateCommand } from './gate-command.js';
 import { matrixCommand } from './matrix-command.js';
 import { processIo, UsageError, type CliIo } from './io.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   report: reportCommand,
   gate: gateCommand,
   matrix: matrixCommand,
+  delivery: deliveryCommand,
   selftest: selftestCommand,
 };
 

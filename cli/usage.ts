@@ -2,6 +2,7 @@
 import { BENCH_USAGE } from './bench-command.js';
 import { BROKER_USAGE } from './broker-command.js';
 import { CERTS_USAGE } from './certs-command.js';
+import { DELIVERY_USAGE } from './delivery-command.js';
 import { GATE_USAGE } from './gate-command.js';
 import { MATRIX_USAGE } from './matrix-command.js';
 import { PASSWD_USAGE } from './passwd-command.js';
@@ -16,6 +17,7 @@ commands:
   certs     generate throwaway TLS certificates
   bench     MQTT vs HTTP vs CoAP on a scenario workload (bytes, latency, throughput)
   matrix    the conformance suites against the reference broker, Mosquitto and Aedes
+  delivery  QoS 1/2 delivery guarantees under random connection cuts (reference, Mosquitto, Aedes)
   selftest  the conformance suites against deliberately faulty brokers: which faults they catch
   report    one self-contained HTML report from results JSON files
   gate      compare results with a baseline; non-zero exit on a regression
@@ -30,6 +32,8 @@ ${CERTS_USAGE}
 ${BENCH_USAGE}
 
 ${MATRIX_USAGE}
+
+${DELIVERY_USAGE}
 
 ${SELFTEST_USAGE}
 

@@ -388,7 +388,7 @@ export class SessionClient {
     const ms = Math.max(500, (this.o.keepAlive * 1000) / 2);
     if (this.o.keepAlive > 0) this.pingTimer = setInterval(() => this.write(stream, { type: 'pingreq' }), ms);
     for (const w of this.connectedWaiters.splice(0)) w();
-    this.flush();
+    this.freed(); // also wakes publishers waiting on a window a session loss emptied
   }
 
   private allocateId(): number {
