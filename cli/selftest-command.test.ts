@@ -86,8 +86,12 @@ describe('verdicts', () => {
   test('a fault is caught by the tests that fail against it, not by those failing against the correct broker too', () => {
     const info = FAULTS['suback-order'];
     const many = faultVerdict('suback-order', info, ['suites'], { run: run([t('a', '1', 'fail'), t('a', '2', 'fail'), t('b', '3', 'fail'), t('b', '4', 'fail'), t('c', 'known', 'fail'), t('c', 'ok', 'pass')]) }, new Set(['c/[5.0] known']));
-    expect(many).toMatchObject({ verdict: 'caught', caughtBy: 4, statements: { '3.1.1': ['MQTT-3.9.3-1'], '5.0': ['MQTT-3.9.3-1'] }, summary: { fail: 5, pass: 1 } });
+    expect(many).toMatchObject({ verdict: 'caught', caughtBy: 4, naming: 0, statements: { '3.1.1': ['MQTT-3.9.3-1'], '5.0': ['MQTT-3.9.3-1'] }, summary: { fail: 5, pass: 1 } });
     expect(many.tests.map((x) => x.id)).toEqual(['a/[5.0] 1', 'a/[5.0] 2', 'b/[5.0] 3', 'b/[5.0] 4']);
+    // tests naming a statement the fault breaks are listed first
+    const named = faultVerdict('suback-order', info, ['suites'], { run: run([t('a', '1', 'fail'), t('b', '2', 'fail', ['MQTT-3.9.3-1'], '3.1.1'), t('c', '3', 'fail', ['MQTT-3.9.3-1'], '5.0'), t('d', '4', 'fail')]) }, new Set());
+    expect(named).toMatchObject({ caughtBy: 4, naming: 2 });
+    expect(named.tests.map((x) => x.id)).toEqual(['b/[3.1.1] 2', 'c/[5.0] 3', 'a/[5.0] 1', 'd/[5.0] 4']);
     expect(many.note).toContain('1 failing test(s) left out');
     const missed = faultVerdict('suback-order', info, ['suites'], { run: run([t('a', '1', 'pass')]) }, new Set());
     expect(missed).toMatchObject({ verdict: 'missed', caughtBy: 0, tests: [] });

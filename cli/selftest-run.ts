@@ -165,7 +165,10 @@ export function faultVerdict(name: FaultName, info: FaultInfo, files: readonly s
     notes.push(run.reason ?? run.status);
   }
   r.caughtBy = catching.length;
-  r.tests = catching.slice(0, KEEP_TESTS).map(testRef);
+  const named = (x: TestResult): boolean => x.statements.some((s) => (info.statements as Partial<Record<SpecVersionName, readonly string[]>>)[x.specVersion]?.includes(s));
+  r.naming = catching.filter(named).length;
+  // Tests naming a statement the fault breaks first: they are the ones that explain the catch.
+  r.tests = [...catching.filter(named), ...catching.filter((x) => !named(x))].slice(0, KEEP_TESTS).map(testRef);
   if (notes.length > 0) r.note = notes.join('; ');
   return r;
 }

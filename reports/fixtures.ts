@@ -151,7 +151,7 @@ export function sampleSelftest(o: { baselineFailures?: number } = {}): ResultsFi
   });
   const failures = Array.from({ length: o.baselineFailures ?? 0 }, (_, i) => ({ id: `keep-alive/[3.1.1] failure ${i + 1}`, statements: ['MQTT-3.1.2-24'], reason: 'closed after 6 s' }));
   const faults = [
-    fault('retain-not-stored', 'caught', 12),
+    fault('retain-not-stored', 'caught', 12, { naming: 7 }),
     fault('qos2-duplicate', 'caught', 2, { note: 'confirmed: both tests failed again when their files were re-run' }),
     fault('acl-publish-ignored', 'missed', 0, { statements: {}, section: '5.4.2', tests: [] }),
   ];

@@ -29,7 +29,7 @@ describe('HTML report: suite self-check', () => {
     expect(caught).toContain('retain-not-stored (description)');
     expect(caught).toContain('MQTT-3.3.1-5');
     expect(caught).toContain('<span class="badge s-pass">caught</span>');
-    expect(caught).toContain('<strong>12</strong> tests');
+    expect(caught).toContain('<strong>12</strong> tests <span class="small muted">(7 naming a statement it breaks)</span>');
     expect(caught.match(/<li><span class="mono">retained\/\[5\.0\] test \d/g)).toHaveLength(5); // the first five
     expect(caught).toContain('… and 7 more');
     expect(row('qos2-duplicate')).toContain('confirmed: both tests failed again');
@@ -52,6 +52,7 @@ describe('HTML report: suite self-check', () => {
     expect(section).not.toContain('<script>window.__pwned');
     expect(section).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;');
     expect(HOSTILE.length).toBeGreaterThan(0);
+    for (const m of section.matchAll(/<[a-zA-Z][^>]*>/g)) expect(m[0].replace(/="[^"]*"/g, '=""')).not.toMatch(/\s(src|style|on[a-z]+)\s*=/i);
     const ids = new Set([...page.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]));
     for (const m of section.matchAll(/\shref="([^"]*)"/g)) {
       expect(m[1]).toMatch(/^#/);

@@ -210,6 +210,8 @@ export interface SelftestFaultResult {
   verdict: 'caught' | 'missed' | 'error';
   /** How many tests failed against it. */
   caughtBy: number;
+  /** Of those, how many name a statement the fault breaks (caught for the reason the spec gives). */
+  naming?: number;
   /** The first few of those tests. */
   tests: SelftestTestRef[];
   /** Suite files run against it (paths relative to the project). */

@@ -64,7 +64,7 @@ function faultRow(f: SelftestFaultResult): Raw {
   const v = VERDICT[f.verdict];
   return html`<tr class="fault-${f.verdict}" id="fault-${idPart(f.name)}"><td class="mono nowrap">${f.name}</td><td>${f.description}</td><td class="small">${statements(f)}</td>
 <td><span class="badge ${v.cls}">${v.text}</span></td>
-<td>${f.verdict === 'caught' ? html`<strong>${f.caughtBy}</strong> test${f.caughtBy === 1 ? '' : 's'}` : ''}${testList(f.tests, f.caughtBy)}${f.note ? html`<div class="small muted">${f.note}</div>` : ''}</td>
+<td>${f.verdict === 'caught' ? html`<strong>${f.caughtBy}</strong> test${f.caughtBy === 1 ? '' : 's'}${f.naming !== undefined ? html` <span class="small muted">(${f.naming} naming a statement it breaks)</span>` : ''}` : ''}${testList(f.tests, f.caughtBy)}${f.note ? html`<div class="small muted">${f.note}</div>` : ''}</td>
 <td class="small nowrap">${secs(f.durationMs)}</td></tr>`;
 }
 
