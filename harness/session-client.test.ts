@@ -56,7 +56,7 @@ const lastConn = (seen: Seen[]): number => seen.filter((s) => s.p.type === 'conn
 
 /** A hook dropping packets of one type while `on` (turned off before the cut, so the next connection works). */
 function dropping(type: Packet['type']): { on: boolean; hook: PacketHook } {
-  const d = { on: true, hook: ((p) => (d.on && p.type === type ? 'drop' : undefined)) as PacketHook };
+  const d: { on: boolean; hook: PacketHook } = { on: true, hook: (p) => (d.on && p.type === type ? 'drop' : undefined) };
   return d;
 }
 
