@@ -5,6 +5,7 @@ import { benchCommand } from './bench-command.js';
 import { brokerCommand } from './broker-command.js';
 import { certsCommand } from './certs-command.js';
 import { deliveryCommand } from './delivery-command.js';
+import { fuzzCommand } from './fuzz-command.js';
 import { gateCommand } from './gate-command.js';
 import { matrixCommand } from './matrix-command.js';
 import { processIo, UsageError, type CliIo } from './io.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   bench: benchCommand,
   report: reportCommand,
   gate: gateCommand,
+  fuzz: fuzzCommand,
   matrix: matrixCommand,
   delivery: deliveryCommand,
   selftest: selftestCommand,

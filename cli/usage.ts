@@ -3,6 +3,7 @@ import { BENCH_USAGE } from './bench-command.js';
 import { BROKER_USAGE } from './broker-command.js';
 import { CERTS_USAGE } from './certs-command.js';
 import { DELIVERY_USAGE } from './delivery-command.js';
+import { FUZZ_USAGE } from './fuzz-command.js';
 import { GATE_USAGE } from './gate-command.js';
 import { MATRIX_USAGE } from './matrix-command.js';
 import { PASSWD_USAGE } from './passwd-command.js';
@@ -21,6 +22,7 @@ commands:
   selftest  the conformance suites against deliberately faulty brokers: which faults they catch
   report    one self-contained HTML report from results JSON files
   gate      compare results with a baseline; non-zero exit on a regression
+  fuzz      valid and mutated packets against a broker: crashes, hangs, wrong reason codes, memory growth
   help      show this text
 
 ${BROKER_USAGE}
@@ -40,4 +42,6 @@ ${SELFTEST_USAGE}
 ${REPORT_USAGE}
 
 ${GATE_USAGE}
+
+${FUZZ_USAGE}
 `;
