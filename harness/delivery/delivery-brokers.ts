@@ -14,6 +14,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ProtocolVersion } from '../../codec/index.js';
 import { startBroker } from '../../reference-broker/index.js';
 import { launchAedes } from '../launchers/aedes.js';
@@ -89,7 +90,9 @@ async function referenceInProcess(): Promise<DeliveryBroker> {
 
 async function referenceProcess(o: DeliveryBrokerOptions): Promise<DeliveryBroker> {
   const root = projectRoot();
-  const main = join(root, 'dist', 'cli', 'main.js');
+  // The CLI next to this module when running compiled (dist/ or a private build), else dist/.
+  const sibling = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+  const main = import.meta.url.endsWith('.js') && existsSync(sibling) ? sibling : join(root, 'dist', 'cli', 'main.js');
   if (!existsSync(main)) throw new Error(`${main} not found: run npm run build first`);
   const dir = mkdtempSync(join(tmpdir(), 'mqtt-testbed-delivery-'));
   const config = join(dir, 'broker.json');

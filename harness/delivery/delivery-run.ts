@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SPEC_VERSION, type ProtocolVersion } from '../../codec/index.js';
-import { FaultProxy, type FaultPlan, type PacketHook, type PlanSource, type ProxyStats } from '../fault-proxy.js';
+import { FaultProxy, type Direction, type FaultPlan, type PacketHook, type PlanSource, type ProxyStats, type Trigger } from '../fault-proxy.js';
 import { Rng } from '../seeded-random.js';
 import { SessionClient, SessionClientError, type SessionClientStats } from '../session-client.js';
 import { DeliveryLedger, encodeMessage, type LedgerSummary } from './ledger.js';
@@ -22,11 +22,12 @@ export interface DeliveryFaults {
   /** Cut the publisher's / subscriber's connections (default both). */
   publisher?: boolean;
   subscriber?: boolean;
-  /** Bytes a connection carries (in the direction picked for it) before its cut (default 100–16,000). */
+  /** Bytes a connection carries in its data direction before its cut (default 100–16,000; a tenth of that when the
+   *  direction picked carries only acknowledgements). */
   cutAfterBytes?: { min: number; max: number };
   /** Share of connections cut within their first 0–80 bytes: during CONNECT, CONNACK, SUBSCRIBE (default 0.1). */
   earlyCutShare?: number;
-  /** Share of connections cut after a time instead (default 0.1), drawn from `cutAfterMs` (default 50–2000). */
+  /** Share of connections cut after a time instead (default 0.1), drawn from `cutAfterMs` (default 20–500). */
   timedCutShare?: number;
   cutAfterMs?: { min: number; max: number };
   /** Pause before each reconnect (default 0–100 ms). */
@@ -113,19 +114,30 @@ export interface DeliveryResult {
 
 const DEFAULT_FAULTS: Required<DeliveryFaults> = {
   publisher: true, subscriber: true, cutAfterBytes: { min: 100, max: 16_000 }, earlyCutShare: 0.1, timedCutShare: 0.1,
-  cutAfterMs: { min: 50, max: 2000 }, reconnectDelayMs: { min: 0, max: 100 },
+  cutAfterMs: { min: 20, max: 500 }, reconnectDelayMs: { min: 0, max: 100 },
 };
 
-/** The per-connection plan of a delivery run: one cut, at a seeded random point, FIN or RST, in either direction. */
-export function cutPlan(f: Required<DeliveryFaults>, hook: PacketHook | undefined): PlanSource {
+/**
+ * The per-connection plan of a delivery run: one cut, FIN or RST, at a seeded
+ * random point in a random direction. Byte offsets in the direction that
+ * carries only acknowledgements (4–6 bytes a message) are scaled down, so
+ * either direction is cut about as often per message.
+ */
+export function cutPlan(f: Required<DeliveryFaults>, role: 'publisher' | 'subscriber', hook: PacketHook | undefined): PlanSource {
+  const dataDirection: Direction = role === 'publisher' ? 'toBroker' : 'toClient';
   return (_conn, rng): FaultPlan => {
+    const direction = rng.pick(['toBroker', 'toClient'] as const);
+    const scale = direction === dataDirection ? 1 : ACK_SCALE;
     const roll = rng.next();
-    const at = roll < f.earlyCutShare ? { afterBytes: { min: 0, max: 80 } }
+    const at: Trigger = roll < f.earlyCutShare ? { afterBytes: { min: 0, max: 80 } }
       : roll < f.earlyCutShare + f.timedCutShare ? { afterMs: f.cutAfterMs }
-        : { afterBytes: f.cutAfterBytes };
-    return { cut: { mode: 'either', direction: 'either', at }, ...(hook ? { packets: hook } : {}) };
+        : { afterBytes: { min: Math.max(1, Math.round(f.cutAfterBytes.min / scale)), max: Math.max(1, Math.round(f.cutAfterBytes.max / scale)) } };
+    return { cut: { mode: 'either', direction, at }, ...(hook ? { packets: hook } : {}) };
   };
 }
+
+/** Bytes a message costs in the data direction over the acknowledgement direction, roughly. */
+const ACK_SCALE = 10;
 
 /** Statement ids of the guarantees, per protocol version. */
 const STATEMENTS: Record<string, Record<ProtocolVersion, string[]>> = {
@@ -161,11 +173,11 @@ export async function runDelivery(o: DeliveryOptions): Promise<DeliveryResult> {
   const drainTimeoutMs = o.drainTimeoutMs ?? 30_000;
   const ledger = new DeliveryLedger(tag, o.messages);
   const quiet: FaultPlan = {};
-  const planFor = (cut: boolean | undefined, hook: PacketHook | undefined): PlanSource =>
-    faults && cut ? cutPlan(faults, hook) : hook ? { packets: hook } : quiet;
+  const planFor = (role: 'publisher' | 'subscriber', cut: boolean | undefined, hook: PacketHook | undefined): PlanSource =>
+    faults && cut ? cutPlan(faults, role, hook) : hook ? { packets: hook } : quiet;
 
-  const pubProxy = await FaultProxy.start({ target: o.broker.url, seed: o.seed * 2 + 1, plan: planFor(faults && faults.publisher, o.publisherHook) });
-  const subProxy = await FaultProxy.start({ target: o.broker.url, seed: o.seed * 2 + 2, plan: planFor(faults && faults.subscriber, o.subscriberHook) });
+  const pubProxy = await FaultProxy.start({ target: o.broker.url, seed: o.seed * 2 + 1, plan: planFor('publisher', faults && faults.publisher, o.publisherHook) });
+  const subProxy = await FaultProxy.start({ target: o.broker.url, seed: o.seed * 2 + 2, plan: planFor('subscriber', faults && faults.subscriber, o.subscriberHook) });
   const common = {
     version: o.version, username: o.broker.username, password: o.broker.password, keepAlive: 30,
     reconnectDelayMs: faults ? faults.reconnectDelayMs : { min: 0, max: 50 }, connectTimeoutMs: 5000,
@@ -212,8 +224,8 @@ export async function runDelivery(o: DeliveryOptions): Promise<DeliveryResult> {
       void p.finally(() => outstanding.delete(p));
     }
     // Stop cutting: the rest is about what the broker still holds, not about more faults.
-    pubProxy.setPlan(planFor(false, o.publisherHook), { existing: true });
-    subProxy.setPlan(planFor(false, o.subscriberHook), { existing: true });
+    pubProxy.setPlan(planFor('publisher', false, o.publisherHook), { existing: true });
+    subProxy.setPlan(planFor('subscriber', false, o.subscriberHook), { existing: true });
     if (!(await waitUntil(() => outstanding.size === 0, Math.max(5000, deadline - performance.now())))) truncated = true;
     tPublished = performance.now();
     phase = 'drain';

@@ -19,7 +19,7 @@ import { runDelivery, type DeliveryOptions } from './delivery-run.js';
 
 const MESSAGES = 4000;
 /** Cuts every few hundred messages, so a short run sees many. */
-const SHORT_FAULTS = { cutAfterBytes: { min: 50, max: 2500 }, timedCutShare: 0, reconnectDelayMs: { min: 0, max: 30 } };
+const SHORT_FAULTS = { cutAfterBytes: { min: 200, max: 12_000 }, timedCutShare: 0, reconnectDelayMs: { min: 0, max: 30 } };
 
 const seqOf = (p: PublishPacket): number => p.payload.readUInt32BE(4);
 
