@@ -23,109 +23,20 @@
  *   is reported, and the subscriptions are made again.
  * - Lost connections are retried after a seeded random delay until close().
  */
-import { Decoder, encode, isMqttCodecError, type ConnackPacket, type Packet, type ProtocolVersion, type PublishPacket, type Subscription } from '../codec/index.js';
+import { Decoder, encode, isMqttCodecError, type ConnackPacket, type Packet, type PublishPacket } from '../codec/index.js';
 import { Rng } from './seeded-random.js';
-import { openStream, parseBrokerUrl, type Stream, type TlsClientOptions } from './transport.js';
+import { Outbox } from './session-outbox.js';
+import { SessionClientError, type SessionClientOptions, type SessionClientStats, type SessionEventKind } from './session-types.js';
+import { openStream, parseBrokerUrl, type Stream } from './transport.js';
 
-export type SessionErrorCode = 'SESSION_LOST' | 'REFUSED' | 'CLOSED' | 'NOT_CONNECTED' | 'SUBSCRIBE_REFUSED';
-
-export class SessionClientError extends Error {
-  override readonly name = 'SessionClientError';
-  constructor(readonly code: SessionErrorCode, message: string) {
-    super(message);
-  }
-}
-
-export interface ReceivedMessage {
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1 | 2;
-  dup: boolean;
-  packetId: number | undefined;
-}
-
-export type SessionEventKind =
-  | 'connected' | 'disconnected' | 'connect-failed' | 'session-lost' | 'broker-disconnect' | 'bad-bytes' | 'subscribe-refused';
-
-export interface SessionEvent {
-  kind: SessionEventKind;
-  /** Epoch ms. */
-  at: number;
-  detail: string;
-}
-
-export interface SessionClientOptions {
-  url: string;
-  clientId: string;
-  version: ProtocolVersion;
-  username?: string | undefined;
-  password?: string | undefined;
-  tls?: TlsClientOptions | undefined;
-  /** Keep Alive, s (default 30); a PINGREQ goes every half of it. */
-  keepAlive?: number;
-  /** 5.0 Session Expiry Interval, s (default 3600). */
-  sessionExpiry?: number;
-  /** Most QoS 1/2 messages in flight (default 100); on 5.0 also at most the server's Receive Maximum. */
-  window?: number;
-  /** 5.0 Receive Maximum announced (default 65535). */
-  receiveMaximum?: number;
-  /** Subscribed whenever the broker has no session (first connection, session lost). */
-  subscriptions?: Subscription[];
-  /** Pause before each reconnect, ms, drawn from this range with the seeded generator (default 0–100). */
-  reconnectDelayMs?: { min: number; max: number };
-  seed?: number;
-  /** Bound on opening the transport, and on the CONNACK and SUBACK waits (default 5000 ms). */
-  connectTimeoutMs?: number;
-  /** Start with a fresh session (default true). */
-  fresh?: boolean;
-  onMessage?: (m: ReceivedMessage) => void;
-  onEvent?: (e: SessionEvent) => void;
-}
-
-export interface SessionClientStats {
-  connectAttempts: number;
-  connects: number;
-  connectFailures: number;
-  /** Connections lost after a successful CONNACK. */
-  disconnects: number;
-  sessionsPresent: number;
-  sessionsLost: number;
-  resentPublishes: number;
-  resentPubrels: number;
-  /** Outgoing messages dropped with the session state after a session loss. */
-  discardedOnSessionLoss: number;
-  /** QoS 2 PUBLISHes received again for an identifier awaiting PUBREL (answered, not delivered). */
-  qos2DuplicatesSuppressed: number;
-  /** PUBACK / PUBREC / PUBCOMP for an identifier not in flight. */
-  unexpectedAcks: number;
-  /** Publishes the broker answered with a reason code ≥ 0x80. */
-  refused: number;
-  badBytes: number;
-  brokerDisconnects: number;
-  delivered: number;
-}
-
-interface Outgoing {
-  packetId: number;
-  topic: string;
-  payload: Buffer;
-  qos: 1 | 2;
-  /** What is unacknowledged: the PUBLISH, or (QoS 2 after PUBREC) the PUBREL. */
-  phase: 'publish' | 'pubrel';
-  resolve: () => void;
-  reject: (e: SessionClientError) => void;
-}
-
-type Pending = Omit<Outgoing, 'packetId' | 'phase'>;
+export * from './session-types.js';
 
 export class SessionClient {
   readonly stats: SessionClientStats = {
     connectAttempts: 0, connects: 0, connectFailures: 0, disconnects: 0, sessionsPresent: 0, sessionsLost: 0, resentPublishes: 0,
     resentPubrels: 0, discardedOnSessionLoss: 0, qos2DuplicatesSuppressed: 0, unexpectedAcks: 0, refused: 0, badBytes: 0, brokerDisconnects: 0, delivered: 0,
   };
-  /** In flight, in the order first sent (Map keeps insertion order: the resend order). */
-  private readonly outgoing = new Map<number, Outgoing>();
-  private readonly queue: Pending[] = [];
+  private readonly outbox: Outbox;
   /** QoS 2 Packet Identifiers PUBREC'd and awaiting PUBREL. */
   private readonly awaitingRel = new Set<number>();
   private stream: Stream | undefined;
@@ -136,17 +47,16 @@ export class SessionClient {
   private subscribed = false;
   private lastSessionPresent = false;
   private serverReceiveMaximum = 65535;
-  private nextId = 1;
   private readonly rng: Rng;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
-  private readonly spaceWaiters: (() => void)[] = [];
   private readonly connectedWaiters: (() => void)[] = [];
   private readonly o: Required<Pick<SessionClientOptions, 'keepAlive' | 'sessionExpiry' | 'window' | 'receiveMaximum' | 'connectTimeoutMs'>> & SessionClientOptions;
 
   constructor(opts: SessionClientOptions) {
     this.o = { keepAlive: 30, sessionExpiry: 3600, window: 100, receiveMaximum: 65535, connectTimeoutMs: 5000, ...opts };
     this.rng = new Rng(opts.seed ?? 1);
+    this.outbox = new Outbox(this.o.window, opts.version === 5);
   }
 
   get connected(): boolean {
@@ -154,11 +64,11 @@ export class SessionClient {
   }
 
   get inFlight(): number {
-    return this.outgoing.size;
+    return this.outbox.inFlightCount;
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.outbox.queuedCount;
   }
 
   /** Starts connecting (and reconnecting, until close()); resolves at the first session set up, or rejects after `timeoutMs`. */
@@ -186,15 +96,14 @@ export class SessionClient {
 
   /** Resolves when one more message fits (in flight + queued < window). */
   windowSpace(): Promise<void> {
-    if (this.outgoing.size + this.queue.length < this.o.window || this.state === 'closed') return Promise.resolve();
-    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+    return this.state === 'closed' ? Promise.resolve() : this.outbox.space();
   }
 
   /** Resolves when the broker has acknowledged the message (PUBACK, PUBCOMP); rejects with SESSION_LOST, REFUSED or CLOSED. */
   publish(topic: string, payload: Buffer, qos: 1 | 2): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new SessionClientError('CLOSED', 'client closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ topic, payload, qos, resolve, reject });
+      this.outbox.add(topic, payload, qos, resolve, (code, why) => reject(new SessionClientError(code, why)));
       this.flush();
     });
   }
@@ -219,12 +128,7 @@ export class SessionClient {
         s.end();
       } else s.destroy();
     }
-    const err = new SessionClientError('CLOSED', 'client closed');
-    for (const m of this.outgoing.values()) m.reject(err);
-    for (const m of this.queue) m.reject(err);
-    this.outgoing.clear();
-    this.queue.length = 0;
-    for (const w of this.spaceWaiters.splice(0)) w();
+    this.outbox.failAll('CLOSED', 'client closed');
     if (opts.endSession && this.o.version === 4) await this.cleanSlate().catch(() => undefined);
   }
 
@@ -351,20 +255,15 @@ export class SessionClient {
     this.lastSessionPresent = p.sessionPresent;
     if (p.sessionPresent) {
       // Resend in the order first sent, with the original identifiers [MQTT-4.4.0-1] [MQTT-4.6.0-1].
-      for (const m of this.outgoing.values()) {
-        if (m.phase === 'publish') {
-          this.stats.resentPublishes++;
-          this.write(stream, { type: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: false, dup: true, packetId: m.packetId });
-        } else {
-          this.stats.resentPubrels++;
-          this.write(stream, { type: 'pubrel', packetId: m.packetId, ...(this.o.version === 5 ? { reasonCode: 0 } : {}) });
-        }
-      }
+      const again = this.outbox.resend();
+      this.stats.resentPublishes += again.publishes;
+      this.stats.resentPubrels += again.pubrels;
+      for (const x of again.packets) this.write(stream, x);
     }
     const subs = this.o.subscriptions ?? [];
     // Also with a session present when the SUBACK never came (the connection was cut before it).
     if (subs.length === 0 || this.subscribed) return 0;
-    const id = this.allocateId();
+    const id = this.outbox.allocateId();
     this.write(stream, { type: 'subscribe', packetId: id, subscriptions: subs });
     return id;
   }
@@ -372,49 +271,33 @@ export class SessionClient {
   /** Session Present 0 while we hold session state: discard it [MQTT-3.2.2-5]. */
   private sessionLost(): void {
     this.stats.sessionsLost++;
-    const n = this.outgoing.size;
+    const n = this.outbox.discardInFlight('SESSION_LOST', 'the broker lost the session with this message in flight');
     this.event('session-lost', `CONNACK Session Present 0: ${n} message(s) in flight and ${this.awaitingRel.size} QoS 2 identifier(s) awaiting PUBREL discarded`);
     this.stats.discardedOnSessionLoss += n;
-    const err = new SessionClientError('SESSION_LOST', 'the broker lost the session with this message in flight');
-    for (const m of this.outgoing.values()) m.reject(err);
-    this.outgoing.clear();
     this.awaitingRel.clear();
     this.subscribed = false;
   }
 
   private up(stream: Stream): void {
     this.state = 'connected';
-    this.event('connected', this.lastSessionPresent ? `session present; ${this.outgoing.size} in flight resent` : 'new session');
+    this.event('connected', this.lastSessionPresent ? `session present; ${this.outbox.inFlightCount} in flight resent` : 'new session');
     const ms = Math.max(500, (this.o.keepAlive * 1000) / 2);
     if (this.o.keepAlive > 0) this.pingTimer = setInterval(() => this.write(stream, { type: 'pingreq' }), ms);
     for (const w of this.connectedWaiters.splice(0)) w();
     this.freed(); // also wakes publishers waiting on a window a session loss emptied
   }
 
-  private allocateId(): number {
-    for (;;) {
-      const id = this.nextId;
-      this.nextId = this.nextId === 65535 ? 1 : this.nextId + 1;
-      if (!this.outgoing.has(id)) return id;
-    }
-  }
-
-  /** Sends queued messages while the window allows. */
+  /** Sends waiting messages while the window allows. */
   private flush(): void {
     const s = this.stream;
     if (this.state !== 'connected' || !s) return;
     const limit = Math.min(this.o.window, this.o.version === 5 ? this.serverReceiveMaximum : 65535);
-    while (this.queue.length > 0 && this.outgoing.size < limit) {
-      const p = this.queue.shift()!;
-      const m: Outgoing = { ...p, packetId: this.allocateId(), phase: 'publish' };
-      this.outgoing.set(m.packetId, m);
-      this.write(s, { type: 'publish', topic: m.topic, payload: m.payload, qos: m.qos, retain: false, dup: false, packetId: m.packetId });
-    }
+    for (const p of this.outbox.take(limit)) this.write(s, p);
   }
 
   private freed(): void {
     this.flush();
-    while (this.spaceWaiters.length > 0 && this.outgoing.size + this.queue.length < this.o.window) this.spaceWaiters.shift()!();
+    this.outbox.wake();
   }
 
   private onPacket(stream: Stream, p: Packet): void {
@@ -425,36 +308,14 @@ export class SessionClient {
         this.awaitingRel.delete(p.packetId);
         this.write(stream, { type: 'pubcomp', packetId: p.packetId, ...(v5 ? { reasonCode: 0 } : {}) }); // [MQTT-4.3.3-11]
         return;
-      case 'puback': case 'pubcomp': {
-        const m = this.outgoing.get(p.packetId);
-        const expected = p.type === 'puback' ? m?.qos === 1 && m.phase === 'publish' : m?.qos === 2 && m.phase === 'pubrel';
-        if (!m || !expected) {
-          this.stats.unexpectedAcks++;
-          return;
+      case 'puback': case 'pubrec': case 'pubcomp': {
+        const r = this.outbox.onAck(p);
+        if (r.kind === 'unexpected') this.stats.unexpectedAcks++;
+        else if (r.kind === 'pubrel') this.write(stream, r.packet);
+        else {
+          if (r.refused) this.stats.refused++;
+          this.freed();
         }
-        this.outgoing.delete(p.packetId);
-        // A PUBCOMP ≥ 0x80 (0x92: identifier not found) still ends the flow: the PUBREC < 0x80 before it
-        // accepted the message; the broker completed it while our PUBCOMP copy was lost.
-        if (p.type === 'puback' && (p.reasonCode ?? 0) >= 0x80) {
-          this.stats.refused++;
-          m.reject(new SessionClientError('REFUSED', `${p.type.toUpperCase()} 0x${p.reasonCode!.toString(16)}`));
-        } else m.resolve();
-        return this.freed();
-      }
-      case 'pubrec': {
-        const m = this.outgoing.get(p.packetId);
-        if (!m || m.qos !== 2) {
-          this.stats.unexpectedAcks++;
-          return;
-        }
-        if ((p.reasonCode ?? 0) >= 0x80) {
-          this.outgoing.delete(p.packetId);
-          this.stats.refused++;
-          m.reject(new SessionClientError('REFUSED', `PUBREC 0x${p.reasonCode!.toString(16)}`));
-          return this.freed();
-        }
-        m.phase = 'pubrel'; // from now on the PUBLISH is never sent again [MQTT-4.3.3-6]
-        this.write(stream, { type: 'pubrel', packetId: m.packetId, ...(v5 ? { reasonCode: 0 } : {}) });
         return;
       }
       case 'disconnect':
