@@ -93,7 +93,7 @@ export class ProxiedConnection {
       }
     });
     broker.on('close', (hadError) => this.onClose('broker', hadError));
-    broker.once('connect', () => this.open(resolved));
+    broker.once('connect', () => this.open());
   }
 
   /** Open and not cut. */
@@ -101,7 +101,7 @@ export class ProxiedConnection {
     return this.state === 'open' || this.state === 'connecting';
   }
 
-  private open(plan: ResolvedPlan): void {
+  private open(): void {
     if (this.state !== 'connecting') return;
     const broker = this.broker;
     broker.setNoDelay(this.env.noDelay);
@@ -120,7 +120,7 @@ export class ProxiedConnection {
       src.on('data', (chunk: Buffer) => this.onData(d, chunk));
       src.on('end', () => this.onEnd(d));
     }
-    this.apply(plan);
+    this.apply(this.record.plan); // the latest plan: replan() may have run while connecting
     this.client.resume();
   }
 
