@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { SPEC_VERSION, type ProtocolVersion } from '../../codec/index.js';
 import { FaultProxy, type Direction, type FaultPlan, type PacketHook, type PlanSource, type ProxyStats, type Trigger } from '../fault-proxy.js';
 import { Rng } from '../seeded-random.js';
-import { SessionClient, SessionClientError, type SessionClientStats } from '../session-client.js';
+import { SessionClient, SessionClientError, type SessionClientStats, type SessionEvent, type SessionEventKind } from '../session-client.js';
 import { DeliveryLedger, encodeMessage, type LedgerSummary } from './ledger.js';
 
 export interface DeliveryFaults {
@@ -83,6 +83,8 @@ export interface DeliveryFinding {
 export interface ClientReport {
   clientId: string;
   stats: SessionClientStats;
+  /** The first notable events (session lost, broker DISCONNECT, bad bytes, refused SUBSCRIBE), ms since the run's start. */
+  events: { t: number; kind: SessionEventKind; detail: string; received: number }[];
   proxy: { connections: number; cuts: { close: number; reset: number } };
 }
 
@@ -183,12 +185,19 @@ export async function runDelivery(o: DeliveryOptions): Promise<DeliveryResult> {
     reconnectDelayMs: faults ? faults.reconnectDelayMs : { min: 0, max: 50 }, connectTimeoutMs: 5000,
   };
   // ≤ 23 characters: the limit every 3.1.1 server must accept [MQTT-3.1.3-5] (Aedes enforces it).
+  const notable = new Set<SessionEventKind>(['session-lost', 'broker-disconnect', 'bad-bytes', 'subscribe-refused']);
+  const events: Record<'publisher' | 'subscriber', ClientReport['events']> = { publisher: [], subscriber: [] };
+  const note = (who: 'publisher' | 'subscriber', e: SessionEvent): void => {
+    // Kept short: the first 20 per client, with how many messages had arrived by then.
+    if (notable.has(e.kind) && events[who].length < 20) events[who].push({ t: Math.round(performance.now() - t0), kind: e.kind, detail: e.detail, received: ledger.receivedCount });
+  };
   const subscriber = new SessionClient({
     ...common, url: subProxy.url, clientId: `dg${runId}s`, seed: o.seed * 3 + 1,
     subscriptions: [{ topicFilter: topic, qos: o.qos }],
     onMessage: (m) => ledger.received(m.payload, m.dup),
+    onEvent: (e) => note('subscriber', e),
   });
-  const publisher = new SessionClient({ ...common, url: pubProxy.url, clientId: `dg${runId}p`, seed: o.seed * 3 + 2, window });
+  const publisher = new SessionClient({ ...common, url: pubProxy.url, clientId: `dg${runId}p`, seed: o.seed * 3 + 2, window, onEvent: (e) => note('publisher', e) });
   const cuts = (s: ProxyStats): number => s.faults.close + s.faults.reset;
   const progress = (phase: DeliveryProgress['phase']): DeliveryProgress => {
     const s = ledger.summary();
@@ -251,8 +260,8 @@ export async function runDelivery(o: DeliveryOptions): Promise<DeliveryResult> {
   const summary = ledger.summary();
   const ps = pubProxy.stats();
   const ss = subProxy.stats();
-  const report = (c: SessionClient, id: string, s: ProxyStats): ClientReport => ({
-    clientId: id, stats: { ...c.stats }, proxy: { connections: s.connections.accepted, cuts: { close: s.faults.close, reset: s.faults.reset } },
+  const report = (c: SessionClient, id: string, s: ProxyStats, who: 'publisher' | 'subscriber'): ClientReport => ({
+    clientId: id, stats: { ...c.stats }, events: events[who], proxy: { connections: s.connections.accepted, cuts: { close: s.faults.close, reset: s.faults.reset } },
   });
   const publishMs = tPublished - t0;
   const result: DeliveryResult = {
@@ -261,8 +270,8 @@ export async function runDelivery(o: DeliveryOptions): Promise<DeliveryResult> {
     cuts: cuts(ps) + cuts(ss),
     reconnects: Math.max(0, publisher.stats.connects - 1) + Math.max(0, subscriber.stats.connects - 1),
     sessionsLost: publisher.stats.sessionsLost + subscriber.stats.sessionsLost,
-    publisher: report(publisher, `dg${runId}p`, ps),
-    subscriber: report(subscriber, `dg${runId}s`, ss),
+    publisher: report(publisher, `dg${runId}p`, ps, 'publisher'),
+    subscriber: report(subscriber, `dg${runId}s`, ss, 'subscriber'),
     durationMs: Math.round(performance.now() - t0),
     publishMs: Math.round(publishMs),
     drainMs: Math.round(tDrained - tPublished),
