@@ -40,6 +40,8 @@ export interface ObserveParams {
   /** Append a PINGREQ and wait for PINGRESP number `pingrespsDue + 1`. */
   probe: boolean;
   pingrespsDue: number;
+  /** The PINGRESPs due once the CONNACK is known (a 5.0 server's limits can move the verdict, and with it the PINGREQs before it). */
+  dueAfterConnack?: ((connack: ConnackPacket | undefined) => number) | undefined;
   /** Decode what the broker sends as this version (once the case's CONNECT was valid). */
   decodeAs: ProtocolVersion | undefined;
   /** End our side after writing (the case sent DISCONNECT). */
@@ -54,6 +56,8 @@ export interface ObserveParams {
 }
 
 const PINGREQ = Buffer.from([0xc0, 0x00]);
+/** What the broker sends is decoded (checked) up to this many bytes per connection: a case subscribed to '#' can receive megabytes of others' PUBLISHes. */
+const CHECKED_BYTES = 64 * 1024;
 
 /** Splits a byte stream into whole packets by their fixed headers. */
 class FrameSplitter {
@@ -93,8 +97,10 @@ export function observeCase(addr: BrokerAddress, m: MaterializedCase, p: Observe
     let finished = false;
     let timer: NodeJS.Timeout | undefined;
     let lastWrite = 0;
+    let due = p.pingrespsDue;
     const splitter = new FrameSplitter();
     const decoder = p.decodeAs !== undefined ? new Decoder({ version: p.decodeAs, role: 'client' }) : undefined;
+    let checked = 0;
     const finish = (): void => {
       if (finished) return;
       finished = true;
@@ -113,18 +119,20 @@ export function observeCase(addr: BrokerAddress, m: MaterializedCase, p: Observe
           try { packet = decodePacket(f, { version: 5, role: 'client' }) as ConnackPacket; } catch { /* the decoder below reports it */ }
         }
         obs.connack = { code, packet };
+        if (p.dueAfterConnack) due = p.dueAfterConnack(packet);
       } else if (type === 14 && obs.disconnect === undefined) {
         obs.disconnect = { code: body.length > 0 ? body[0]! : 0 };
         if (obs.connack === undefined) obs.disconnectBeforeConnack = true;
       } else if (type === 13) {
         obs.pingresps++;
-        if (p.probe && obs.pingresps > p.pingrespsDue) finish();
+        if (p.probe && obs.pingresps > due) finish();
       }
     };
     openStream(addr, { tls: p.tls, timeoutMs: p.openTimeoutMs }).then((s) => {
       stream = s;
       s.onData((chunk) => {
-        if (decoder && obs.badBytes === undefined) {
+        if (decoder && obs.badBytes === undefined && checked < CHECKED_BYTES) {
+          checked += chunk.length;
           try {
             decoder.feed(chunk, () => {});
           } catch (e) {

@@ -44,7 +44,7 @@ export interface FuzzCase {
 
 export interface CaseOptions {
   versions: readonly ProtocolVersion[];
-  /** Most packets after the CONNECT. Default 19. */
+  /** Most packets after the CONNECT. Default 27. */
   maxBodyPackets?: number;
 }
 
@@ -84,7 +84,7 @@ function usual(p: Packet): Packet {
 }
 
 export function arbitraryFuzzCase(o: CaseOptions): Arbitrary<FuzzCase> {
-  const maxBody = o.maxBodyPackets ?? 19;
+  const maxBody = o.maxBodyPackets ?? 27;
   const chunks: Arbitrary<ChunkPlan> = fc.oneof({ weight: 3, arbitrary: fc.constant(WHOLE) }, { weight: 2, arbitrary: arbitraryChunkPlan(64) });
   const byVersion = o.versions.map((version) => {
     const packets = fc.tuple(arbitraryConnect(version, PACKET_OPTIONS), arbitraryBody(version, maxBody), fc.integer({ min: 0, max: 9 }))

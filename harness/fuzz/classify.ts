@@ -62,6 +62,11 @@ function allowedClose(v: Verdict, o: Observation, ctx: ClassifyContext): Outcome
   }
   // Another connection with this ClientId took the session over [MQTT-3.1.4-3]: 0x8E in 5.0.
   if (ctx.takeoverPossible && (o.disconnect === undefined || o.disconnect.code === 0x8e)) return ok('taken-over', 'session taken over by a connection with the same ClientId');
+  if (o.closed && o.disconnect === undefined) {
+    // A close the server may make, but without the DISCONNECT it SHOULD send first.
+    const close = v.alternatives.find((a) => a.via === 'disconnect');
+    if (close) return bad('no-reason-code', `closed without DISCONNECT ${list(close.codes)} (5.0 §4.13.1 SHOULD), which it may close with: ${close.why}`);
+  }
   return undefined;
 }
 
@@ -72,6 +77,12 @@ export function classify(v: Verdict, o: Observation, ctx: ClassifyContext): Outc
     if (max !== undefined && o.largestPacket > max) return bad('oversize-sent', `the broker sent a ${o.largestPacket}-byte packet above the client's Maximum Packet Size ${max} [MQTT-3.1.2-24]`);
   }
   if (o.disconnectBeforeConnack) return bad('disconnect-before-connack', `DISCONNECT ${hex(o.disconnect!.code)} before any CONNACK [MQTT-3.14.0-1]`);
+  if (v.connected && o.closed && o.connack === undefined) {
+    // An acceptable CONNECT is answered with CONNACK 0x00 [5.0 MQTT-3.1.4-5, 3.1.1 MQTT-3.1.4-4], also when a later packet then closes the connection.
+    const silent = v.alternatives.find((a) => a.via === 'silent' || (a.via === 'connack' && a.silentToo === true));
+    if (silent) return ok('allowed-close', `closed without CONNACK: ${silent.why}`);
+    return bad('closed-without-connack', `the CONNECT was acceptable but the connection was closed without a CONNACK [${v.version === 5 ? 'MQTT-3.1.4-5' : 'MQTT-3.1.4-4'}]${v.kind === 'close' ? `; a close was due after packet ${v.packets} (${v.why})` : ''}`);
+  }
 
   switch (v.kind) {
     case 'accept':

@@ -105,6 +105,7 @@ export async function executeCase(c: FuzzCase, clientId: string, target: FuzzTar
       // A PINGREQ after bytes that end on a packet boundary: answered if the connection is served, ignored after an error.
       probe: pre.kind !== 'incomplete' && pre.kind !== 'client-disconnect',
       pingrespsDue: pre.pingreqs,
+      dueAfterConnack: model.exact ? undefined : (ack) => (judgeCase(m, refineWithConnack(model, ack)).verdict ?? pre).pingreqs,
       decodeAs: pre.connected ? pre.version : undefined,
       endAfterWrite: pre.kind === 'client-disconnect',
       timeoutMs: pre.kind === 'incomplete' ? p.incompleteWaitMs : p.caseTimeoutMs,

@@ -16,6 +16,7 @@ import {
   Decoder, isMqttCodecError, isSharedFilter, PROTOCOL_ERROR,
   type ConnectPacket, type MqttCodecError, type Packet, type ProtocolVersion,
 } from '../../codec/index.js';
+import { isDiscouragedCodePoint } from '../../codec/arbitraries.js';
 import type { ServerModel } from './server-model.js';
 
 /** What a server sends before closing a connection it must close. */
@@ -32,6 +33,8 @@ export interface Alternative {
   via: 'connack' | 'disconnect' | 'silent';
   codes: readonly number[];
   why: string;
+  /** A CONNACK alternative: closing without any CONNACK is allowed too (the CONNECT itself is at fault). */
+  silentToo?: boolean;
 }
 
 interface VerdictBase {
@@ -74,6 +77,57 @@ const OWN_REASONS_V5 = [0x80, 0x83, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x
 const OWN_REASONS_V4 = [0x02, 0x03, 0x04, 0x05];
 /** A client Maximum Packet Size below this may leave no room for a CONNACK with properties (MQTT-3.1.2-24). */
 const TINY_CLIENT_PACKET_SIZE = 512;
+/** A server whose Maximum Packet Size is not known (3.1.1 states none) may refuse packets larger than this. */
+const UNKNOWN_LIMIT_FLOOR = 64 * 1024;
+
+/** The largest whole-packet size the fixed headers in `stream` declare, walking header to header. */
+function largestDeclared(stream: Buffer): number {
+  let max = 0;
+  let off = 0;
+  while (off + 1 < stream.length) {
+    let rl = 0;
+    let mult = 1;
+    let i = off + 1;
+    for (; i < off + 5 && i < stream.length; i++) {
+      rl += (stream[i]! & 0x7f) * mult;
+      mult *= 128;
+      if ((stream[i]! & 0x80) === 0) break;
+    }
+    const total = i + 1 - off + rl;
+    max = Math.max(max, total);
+    off += total;
+  }
+  return max;
+}
+
+/** A code point a UTF-8 string SHOULD NOT contain, anywhere in the packet's strings, or undefined. */
+function discouragedIn(v: unknown): number | undefined {
+  if (typeof v === 'string') {
+    for (const ch of v) {
+      const cp = ch.codePointAt(0)!;
+      if (isDiscouragedCodePoint(cp)) return cp;
+    }
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Buffer.isBuffer(v)) return undefined;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) {
+    const cp = discouragedIn(x);
+    if (cp !== undefined) return cp;
+  }
+  return undefined;
+}
+
+/**
+ * Control characters and non-characters in a string: a receiver MAY treat the packet as
+ * malformed (3.1.1 §1.5.3, 5.0 §1.5.4), so closing is allowed (0x81 in 5.0).
+ */
+function allowDiscouraged(s: State, p: Packet): void {
+  const cp = discouragedIn(p);
+  if (cp === undefined) return;
+  const why = `${p.type.toUpperCase()} has U+${cp.toString(16).toUpperCase().padStart(4, '0')} in a string: a receiver MAY treat it as malformed (5.0 §1.5.4, 3.1.1 §1.5.3)`;
+  if (s.version !== 5) s.alternatives.push({ via: 'silent', codes: [], why });
+  else s.alternatives.push({ via: p.type === 'connect' ? 'connack' : 'disconnect', codes: [0x81], why, silentToo: p.type === 'connect' });
+}
 
 /** Stops decoding once the verdict is decided (thrown through Decoder.feed from the sink). */
 class Decided {
@@ -131,7 +185,7 @@ function onConnect(s: State, p: ConnectPacket, model: ServerModel): void {
   if (!model.anonymous && p.username === undefined) refuse([v5 ? 0x87 : 0x05], false, 'anonymous', 'no user name and no anonymous access', undefined);
 
   if (v5 && p.will?.properties?.payloadFormatIndicator === 1 && !isUtf8(p.will.payload)) {
-    s.alternatives.push({ via: 'connack', codes: [0x99], why: 'Will payload is not UTF-8 although its Payload Format Indicator is 1 (5.0 §3.1.3.2.3: the server MAY check)' });
+    s.alternatives.push({ via: 'connack', codes: [0x99], silentToo: true, why: 'Will payload is not UTF-8 although its Payload Format Indicator is 1 (5.0 §3.1.3.2.3: the server MAY check)' });
   }
   const clientMax = v5 ? p.properties?.maximumPacketSize : undefined;
   if (clientMax !== undefined && clientMax < TINY_CLIENT_PACKET_SIZE) {
@@ -242,8 +296,13 @@ export function judge(stream: Buffer, model: ServerModel, chunks: readonly Buffe
   const decoder = new Decoder({ role: 'server', maxPacketSize: model.maxPacketSize });
   const sink = (p: Packet): void => {
     s.packets++;
-    if (!s.connected) onConnect(s, p as ConnectPacket, model); // the decoder yields nothing but CONNECT before the version is known
-    else onPacket(s, p, model);
+    if (!s.connected) {
+      onConnect(s, p as ConnectPacket, model); // the decoder yields nothing but CONNECT before the version is known
+      allowDiscouraged(s, p);
+    } else {
+      allowDiscouraged(s, p);
+      onPacket(s, p, model);
+    }
   };
   try {
     for (const c of chunks) decoder.feed(c, sink);
@@ -251,6 +310,13 @@ export function judge(stream: Buffer, model: ServerModel, chunks: readonly Buffe
     if (e instanceof Decided) return e.verdict;
     if (isMqttCodecError(e)) return onCodecError(s, e);
     throw new CodecCrash(e);
+  }
+  if (!model.maxPacketSizeKnown) {
+    const declared = largestDeclared(stream);
+    if (declared > UNKNOWN_LIMIT_FLOOR) {
+      const why = `a ${declared}-byte packet may exceed the server's Maximum Packet Size, which it does not state`;
+      s.alternatives.push(s.connected && s.version === 5 ? { via: 'disconnect', codes: [0x95], why } : { via: 'silent', codes: [], why });
+    }
   }
   if (decoder.buffered > 0 || !s.connected) return { ...base(s), kind: 'incomplete' };
   return { ...base(s), kind: 'accept' };

@@ -76,8 +76,9 @@ export function refineWithConnack(model: ServerModel, connack: ConnackPacket | u
   const p = connack.properties ?? {};
   return {
     ...model,
-    maxPacketSize: p.maximumPacketSize ?? model.maxPacketSize,
-    maxPacketSizeKnown: model.maxPacketSizeKnown || p.maximumPacketSize !== undefined,
+    // Absent: no limit beyond the protocol's (5.0 §3.2.2.3.6).
+    maxPacketSize: p.maximumPacketSize ?? MAX_PACKET_SIZE,
+    maxPacketSizeKnown: true,
     topicAliasMaximum: p.topicAliasMaximum ?? 0,
     maxQoS: (p.maximumQoS ?? 2) as QoS,
     retainAvailable: p.retainAvailable !== 0,
