@@ -75,8 +75,12 @@ export class CodecCrash extends Error {
 /** CONNACK codes a server may refuse any CONNECT with for its own reasons (identity, authorization, load): tolerated on non-exact targets. */
 const OWN_REASONS_V5 = [0x80, 0x83, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8c, 0x95, 0x97, 0x99, 0x9a, 0x9b, 0x9f];
 const OWN_REASONS_V4 = [0x02, 0x03, 0x04, 0x05];
-/** A client Maximum Packet Size below this may leave no room for a CONNACK with properties (MQTT-3.1.2-24). */
-const TINY_CLIENT_PACKET_SIZE = 512;
+/**
+ * A client Maximum Packet Size below this may leave no room for the server's CONNACK (MQTT-3.1.2-24): the
+ * reference broker's largest (assigned ClientId, Session Expiry, Maximum Packet Size, Topic Alias Maximum) is
+ * under 50 bytes; another server's CONNACK may carry more.
+ */
+const TINY_CLIENT_PACKET_SIZE = { exact: 64, other: 512 };
 /** A server whose Maximum Packet Size is not known (3.1.1 states none) may refuse packets larger than this. */
 const UNKNOWN_LIMIT_FLOOR = 64 * 1024;
 
@@ -188,7 +192,7 @@ function onConnect(s: State, p: ConnectPacket, model: ServerModel): void {
     s.alternatives.push({ via: 'connack', codes: [0x99], silentToo: true, why: 'Will payload is not UTF-8 although its Payload Format Indicator is 1 (5.0 §3.1.3.2.3: the server MAY check)' });
   }
   const clientMax = v5 ? p.properties?.maximumPacketSize : undefined;
-  if (clientMax !== undefined && clientMax < TINY_CLIENT_PACKET_SIZE) {
+  if (clientMax !== undefined && clientMax < TINY_CLIENT_PACKET_SIZE[model.exact ? 'exact' : 'other']) {
     s.alternatives.push({ via: 'silent', codes: [], why: `client Maximum Packet Size ${clientMax} may not hold the CONNACK or replies [MQTT-3.1.2-24]` });
   }
   if (!model.exact) {
