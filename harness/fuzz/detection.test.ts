@@ -22,13 +22,11 @@ afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
 });
 
-async function fuzzFaulty(mode: Misbehaviour, shrinkTimeMs: number): Promise<FuzzReport> {
+/** Bounds generous enough for a loaded machine where nothing hangs (close-others, crash); the freeze test needs them short. */
+async function fuzzFaulty(mode: Misbehaviour, shrinkTimeMs: number, bounds = { controlTimeoutMs: 3000, caseTimeoutMs: 5000 }): Promise<FuzzReport> {
   const target = await faultyTarget(mode, trigger);
   opened.push(target);
-  const report = await runFuzz({
-    target, packets: 20_000, seed: 11, versions: [4, 5], concurrency: 32, maxTimeMs: 15_000,
-    controlTimeoutMs: 600, caseTimeoutMs: 1000, shrinkTimeMs,
-  });
+  const report = await runFuzz({ target, packets: 20_000, seed: 11, versions: [4, 5], concurrency: 32, maxTimeMs: 15_000, shrinkTimeMs, ...bounds });
   expect(target.triggered).toBeGreaterThan(0);
   return report;
 }
@@ -53,12 +51,13 @@ test.each([
 }, 60_000);
 
 test('a broker that stops answering everyone: the run fails with the control client not served, and the failure reproduces', async () => {
-  const report = await fuzzFaulty('freeze', 6000);
+  const report = await fuzzFaulty('freeze', 8000, { controlTimeoutMs: 1500, caseTimeoutMs: 2000 });
   const summary = summarize(report);
   expect(report.passed, summary).toBe(false);
   expect(['control-timeout', 'sentinel-timeout', 'case-hang'], summary).toContain(report.failures[0]!.kind);
   expect(report.failures[0]!.shrinking?.reproduced, summary).toBe(true);
-  expect(hasTrigger(report.failures[0]!.shrunk![0]!.description), summary).toBe(true);
+  // Each attempt waits out the bound, so shrinking may stop early: the trigger is in what it kept.
+  expect(report.failures[0]!.shrunk!.some((c) => hasTrigger(c.description)), summary).toBe(true);
 }, 60_000);
 
 test('a listener that accepts connections but never answers: failed before any case, control client not served', async () => {

@@ -50,6 +50,17 @@ describe('verdicts', () => {
     expect(closes(verdictOf(4, connect(4), connect(4))).answer).toEqual({ via: 'none' });
   });
 
+  test('a malformed second CONNECT: DISCONNECT 0x82, never the CONNACK-only 0x84 the codec gives a bad first CONNECT', () => {
+    const bad = encode(connect(5), 5);
+    bad[8] = 6; // protocol level
+    expect(closes(verdictOf(5, connect(5), bad)).answer).toEqual({ via: 'disconnect', codes: [0x82] });
+    const badName = encode(connect(5), 5);
+    badName[7] = 0x58; // 'MQTX'
+    expect(closes(verdictOf(5, connect(5), badName)).answer).toEqual({ via: 'disconnect', codes: [0x82] });
+    expect(closes(verdictOf(5, connect(5), applyPacketMutation(connect(5), 5, { kind: 'bad-utf8', slot: 0, bad: 'overlong', at: 0 }))).answer)
+      .toEqual({ via: 'disconnect', codes: [0x81, 0x82] });
+  });
+
   test('illegal fixed-header flags after CONNECT: DISCONNECT 0x81 with the packet\'s statement', () => {
     const bad = applyPacketMutation({ type: 'unsubscribe', packetId: 1, topicFilters: ['a'] }, 5, { kind: 'flags', value: 0 });
     const v = closes(verdictOf(5, connect(5), bad));

@@ -13,7 +13,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import {
-  Decoder, isMqttCodecError, isSharedFilter, PROTOCOL_ERROR,
+  Decoder, isMqttCodecError, isReasonCodeAllowed, isSharedFilter, PROTOCOL_ERROR,
   type ConnectPacket, type MqttCodecError, type Packet, type ProtocolVersion,
 } from '../../codec/index.js';
 import { isDiscouragedCodePoint } from '../../codec/arbitraries.js';
@@ -287,7 +287,13 @@ function onCodecError(s: State, e: MqttCodecError): Verdict {
     const answer: Answer = e.version === 5 ? { via: 'connack', codes: [e.reasonCode], required: false } : { via: 'none' };
     return { ...base(s), kind: 'close', answer, rule, why: e.message, statement: e.statement, section: e.section };
   }
-  return { ...base(s), kind: 'close', answer: s.version === 5 ? { via: 'disconnect', codes: [e.reasonCode] } : { via: 'none' }, rule, why: e.message, statement: e.statement, section: e.section };
+  // A bad second CONNECT: the codec's code may be a CONNACK-only one (0x84), which no DISCONNECT carries (5.0
+  // §3.14.2.1); a second CONNECT is a Protocol Error whatever it holds [MQTT-3.1.0-2], so 0x82 is right too.
+  const codes = [...new Set([
+    ...(isReasonCodeAllowed('disconnect', e.reasonCode) ? [e.reasonCode] : []),
+    ...(e.packetType === 'connect' ? [PROTOCOL_ERROR] : []),
+  ])];
+  return { ...base(s), kind: 'close', answer: s.version === 5 ? { via: 'disconnect', codes: codes.length > 0 ? codes : [PROTOCOL_ERROR] } : { via: 'none' }, rule, why: e.message, statement: e.statement, section: e.section };
 }
 
 /**

@@ -4,7 +4,7 @@
  * close this connection only (5.0: DISCONNECT with the reason code first).
  */
 import {
-  Decoder, encode, isMqttCodecError, MAX_PACKET_SIZE,
+  Decoder, encode, isMqttCodecError, isReasonCodeAllowed, MAX_PACKET_SIZE, PROTOCOL_ERROR,
   type AllProperties, type MqttCodecError, type Packet, type ProtocolVersion,
 } from '../../codec/index.js';
 import type { Broker } from './broker.js';
@@ -298,7 +298,9 @@ export class Connection implements Throttleable {
       this.close(`malformed CONNECT: ${e.code}`);
       return;
     }
-    this.protocolError(`${e.code}: ${e.message}`, e.reasonCode);
+    // The codec's code for a bad CONNECT (0x84 Unsupported Protocol Version) is a CONNACK code, not a DISCONNECT
+    // one (5.0 §3.14.2.1): here that CONNECT is a second one, a Protocol Error whatever it holds [MQTT-3.1.0-2].
+    this.protocolError(`${e.code}: ${e.message}`, isReasonCodeAllowed('disconnect', e.reasonCode) ? e.reasonCode : PROTOCOL_ERROR);
   }
 
   /** Ends the connection for a protocol violation: 5.0 DISCONNECT with `reasonCode`, then close. The Will is published. */

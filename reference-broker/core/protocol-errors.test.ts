@@ -63,7 +63,17 @@ const VIOLATIONS: Violation[] = [
   { what: 'DISCONNECT with a server-only reason code', v5: ['MQTT-3.14.2-1'], reason: 0x82, only: 5, bytes: () => raw(0xe0, [0x8e]) },
   { what: 'PUBLISH with a duplicated property', v5: ['MQTT-4.13.1-1'], reason: 0x82, only: 5, bytes: () => raw(0x30, [...str('t'), 4, 0x01, 0, 0x01, 0]) },
   { what: 'PUBLISH with an unknown property', v5: ['MQTT-4.13.1-1'], reason: 0x81, only: 5, bytes: () => raw(0x30, [...str('t'), 2, 0x7f, 0]) },
+  // Found by the fuzzer (harness/fuzz): the codec answers these with 0x84, which a DISCONNECT cannot carry.
+  { what: 'a second CONNECT with protocol name MQTX', v4: ['MQTT-3.1.0-2'], v5: ['MQTT-3.1.0-2'], reason: 0x82, bytes: (v) => secondConnect(v, (b) => { b[7] = 0x58; }) },
+  { what: 'a second CONNECT with protocol level 6', v4: ['MQTT-3.1.0-2'], v5: ['MQTT-3.1.0-2'], reason: 0x82, bytes: (v) => secondConnect(v, (b) => { b[8] = 6; }) },
 ];
+
+/** A valid CONNECT of version `v`, then changed in place (name at bytes 4–7, level at byte 8). */
+function secondConnect(v: ProtocolVersion, change: (b: Buffer) => void): Buffer {
+  const b = encode({ type: 'connect', protocolVersion: v, clean: true, keepAlive: 0, clientId: 'again' }, v);
+  change(b);
+  return b;
+}
 
 /** A victim (with a Will), a bystander subscriber and a bystander publisher. */
 function scene(v: ProtocolVersion) {
