@@ -105,9 +105,13 @@ async function caseAttempt(c: FuzzCase, r: Reproduction, ctx: ShrinkContext, a: 
   return false;
 }
 
-/** Several cases at once against a fresh broker with its own control client: does the broker-wide failure happen again? */
+/** Failures that may leave the broker unusable or in an odd state: each attempt starts from a fresh broker. */
+const NEEDS_FRESH: ReadonlySet<Reproduction['kind']> = new Set(['crash', 'control-timeout', 'sentinel-timeout']);
+
+/** Several cases at once, with a control client of their own: does the broker-wide failure happen again? */
 async function globalAttempt(cases: readonly FuzzCase[], r: Reproduction, ctx: ShrinkContext, a: Attempts, victim?: FuzzCase): Promise<boolean> {
-  if (!a.allowed() || !(await ready(ctx, a, ctx.target.restartable))) return false;
+  if (!a.allowed() || !(await ready(ctx, a, ctx.target.restartable && NEEDS_FRESH.has(r.kind)))) return false;
+  ctx.target.takeErrors(); // only this attempt's errors count
   let health: Health;
   try {
     health = await Health.start({ url: ctx.target.url(), versions: ctx.versions, timeoutMs: ctx.controlTimeoutMs, tag: `${ctx.tag}s${a.n}`, tls: ctx.target.tls, username: ctx.target.username, password: ctx.target.password });
