@@ -37,7 +37,7 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 function statements(f: SelftestFaultResult): Raw {
   const parts = Object.entries(f.statements).filter(([, ids]) => ids && ids.length > 0)
-    .map(([v, ids]) => html`<div><span class="muted">${v}</span> <span class="sid">${ids!.join(', ')}</span></div>`);
+    .map(([v, ids]) => html`<div><span class="muted">${v}</span> ${ids!.map((id, k) => html`${k ? ', ' : ''}<span class="sid nowrap">${id}</span>`)}</div>`);
   return html`${parts}${f.section !== undefined ? html`<div><span class="muted">§</span>${f.section}</div>` : ''}`;
 }
 
