@@ -149,6 +149,25 @@ describe('retained messages through the broker', () => {
   });
 });
 
+describe('memory', () => {
+  /** True when `b` is a whole allocation of its own, not a slice of a larger one (a socket chunk, a slab of Node's buffer pool). */
+  const ownsItsMemory = (b: Buffer): boolean => b.byteOffset === 0 && b.buffer.byteLength === b.length;
+
+  for (const v of VERSIONS) {
+    // statements: none — found by the fuzzer's memory check (harness/fuzz): each small retained message kept 8 KiB pool slabs alive.
+    test(`${st(v, [], [])} a retained message and the encodings cached on it own their bytes: no slices of Node's shared buffer pool`, () => {
+      const { broker } = makeBroker();
+      connect(broker, v).send(pub('own/a', 'tiny', { qos: 1, id: 1, retain: true }));
+      expect(payloads(subscriber(broker, v, 'own/#', 1).takePublishes())).toEqual(['tiny']);
+      const [held] = broker.retained.match('own/a', broker.clock.now()) as Array<AppMessage & { wire?: Array<{ bytes: Buffer } | undefined> }>;
+      expect(ownsItsMemory(held!.payload)).toBe(true);
+      const forms = (held!.wire ?? []).filter((f) => f !== undefined);
+      expect(forms.length).toBeGreaterThan(0);
+      for (const f of forms) expect(ownsItsMemory(f.bytes)).toBe(true);
+    });
+  }
+});
+
 describe('RetainedStore', () => {
   function m(topic: string, payload = topic, expiresAt?: number): AppMessage {
     return { topic, payload: Buffer.from(payload), qos: 0 as QoS, retain: true, properties: undefined, expiresAt, origin: undefined };

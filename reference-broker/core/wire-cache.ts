@@ -5,7 +5,7 @@
  * template copied per delivery with the Packet Identifier and DUP patched in.
  */
 import { encode, type ProtocolVersion, type QoS } from '../../codec/index.js';
-import type { AppMessage } from './message.js';
+import { isOwned, ownedCopy, type AppMessage } from './message.js';
 
 interface WireForm {
   bytes: Buffer;
@@ -21,10 +21,12 @@ function slot(version: ProtocolVersion, qos: QoS, retain: boolean): number {
 
 function build(msg: AppMessage, version: ProtocolVersion, qos: QoS, retain: boolean): WireForm {
   // The message was validated when it arrived; the broker's own encode can skip the checks.
-  const bytes = encode({
+  const encoded = encode({
     type: 'publish', topic: msg.topic, payload: msg.payload, qos, retain, dup: false,
     packetId: qos > 0 ? 1 : undefined, properties: version === 5 ? msg.properties : undefined,
   }, version, { validate: false });
+  // Cached on the message for as long as it lives: a held one (a retained one: for good) gets an allocation of its own.
+  const bytes = isOwned(msg) ? ownedCopy(encoded) : encoded;
   if (qos === 0) return { bytes, pidOffset: -1 };
   let i = 1;
   while (bytes[i]! & 0x80) i++; // Remaining Length varint
