@@ -19,7 +19,7 @@ import {
 import { runDelivery, type DeliveryResult } from '../harness/delivery/delivery-run.js';
 import { MosquittoNotInstalled } from '../harness/launchers/mosquitto.js';
 import { writeFileAtomic } from '../results/io.js';
-import { parseCommandArgs, UsageError, type CliIo } from './io.js';
+import { integerOption, listOption, parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const DELIVERY_USAGE = `mqtt-testbed delivery [options]   (npm run robustness:delivery -- [options])
 
@@ -51,33 +51,19 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function intOption(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got '${v}'`);
-  return n;
-}
-
-function listOption<T extends string>(v: string | undefined, name: string, allowed: readonly T[]): T[] {
-  if (v === undefined) return [...allowed];
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new UsageError(`--${name}: '${i}' is not one of ${allowed.join(', ')}`);
-  return items as T[];
-}
-
 export async function deliveryCommand(argv: string[], io: CliIo): Promise<number> {
   const f = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
   if (f.help) {
     io.stdout.write(`${DELIVERY_USAGE}\n`);
     return 0;
   }
-  const brokers = listOption(f.brokers, 'brokers', DELIVERY_BROKERS);
-  const qosList = listOption(f.qos, 'qos', ['1', '2'] as const).map(Number) as (1 | 2)[];
-  const versions = listOption(f.versions, 'versions', ['5', '3.1.1'] as const).map((v): ProtocolVersion => (v === '5' ? 5 : 4));
-  const messages = intOption(f.messages, 'messages', 100_000, 10, 10_000_000);
-  const seed = intOption(f.seed, 'seed', 1, 0, 2 ** 31 - 1);
-  const timeoutS = intOption(f.timeout, 'timeout', 180, 10, 3600);
-  const window = intOption(f.window, 'window', 50, 1, 65535);
+  const brokers = listOption(f.brokers, '--brokers', DELIVERY_BROKERS);
+  const qosList = listOption(f.qos, '--qos', ['1', '2'] as const).map(Number) as (1 | 2)[];
+  const versions = listOption(f.versions, '--versions', ['5', '3.1.1'] as const).map((v): ProtocolVersion => (v === '5' ? 5 : 4));
+  const messages = integerOption(f.messages, '--messages', 10, 10_000_000, 100_000);
+  const seed = integerOption(f.seed, '--seed', 0, 2 ** 31 - 1, 1);
+  const timeoutS = integerOption(f.timeout, '--timeout', 10, 3600, 180);
+  const window = integerOption(f.window, '--window', 1, 65535, 50);
   const outDir = resolve(io.cwd, f.out ?? 'out/robustness');
   const requireExternal = process.env['REQUIRE_EXTERNAL'] === '1';
   const drainTimeoutMs = Math.min(30_000, Math.floor(timeoutS * 1000 / 6));

@@ -25,7 +25,7 @@ import { launchMosquitto, MosquittoNotInstalled } from '../harness/launchers/mos
 import type { LaunchedTarget } from '../harness/target.js';
 import { writeFileAtomic } from '../results/io.js';
 import type { ResultsFile, SpecVersionName, TestStatus } from '../results/types.js';
-import { processIo, parseCommandArgs, UsageError, type CliIo } from './io.js';
+import { integerOption, processIo, parseCommandArgs, UsageError, type CliIo } from './io.js';
 import { runVitestChild, type VitestOutcome } from './vitest-child.js';
 
 export const MATRIX_BROKERS = ['reference', 'reference-limited', 'mosquitto-plain', 'mosquitto-secure', 'aedes'] as const;
@@ -81,8 +81,7 @@ export function parseMatrixArgs(argv: string[], cwd: string, env: NodeJS.Process
     if (!(MATRIX_BROKERS as readonly string[]).includes(b)) throw new UsageError(`--brokers: '${b}' is not one of ${MATRIX_BROKERS.join(', ')}`);
   }
   const rawTimeout = values['timeout-ms'] ?? env['MATRIX_TIMEOUT_MS'] ?? '600000';
-  const timeoutMs = Number(rawTimeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1000) throw new UsageError(`--timeout-ms: expected milliseconds (≥ 1000), got '${rawTimeout}'`);
+  const timeoutMs = integerOption(rawTimeout, '--timeout-ms', 1000, 24 * 3_600_000, 0);
   const root = projectRoot();
   return {
     brokers: brokers as MatrixBroker[],

@@ -17,7 +17,7 @@ import { projectRoot } from '../harness/launchers/child-process.js';
 import { FAULT_NAMES, FAULTS, parseFaults, UnknownFaultError, type FaultName } from '../reference-broker/index.js';
 import { newResults, writeResults } from '../results/io.js';
 import type { SelftestFaultResult, SelftestResults } from '../results/types.js';
-import { parseCommandArgs, UsageError, type CliIo } from './io.js';
+import { integerOption, parseCommandArgs, UsageError, type CliIo } from './io.js';
 import {
   baselineVerdict, CONFIRM_AT_MOST, failedTests, faultVerdict, filesOf, quickFiles, runSuites, type FaultRuns, type SuiteRun,
 } from './selftest-run.js';
@@ -76,8 +76,7 @@ export function parseSelftestArgs(argv: string[], cwd: string, env: NodeJS.Proce
   });
   if (files.length === 0) throw new UsageError('--files: no file named');
   const rawTimeout = values['timeout-ms'] ?? env['SELFTEST_TIMEOUT_MS'] ?? '300000';
-  const timeoutMs = Number(rawTimeout);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1000) throw new UsageError(`--timeout-ms: expected milliseconds (≥ 1000), got '${rawTimeout}'`);
+  const timeoutMs = integerOption(rawTimeout, '--timeout-ms', 1000, 24 * 3_600_000, 0);
   return { faults, files, quick: values.quick === true, outDir: resolve(cwd, values.out ?? join(root, 'out', 'selftest')), timeoutMs, root };
 }
 
