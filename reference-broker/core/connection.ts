@@ -55,6 +55,8 @@ export class Connection implements Throttleable {
   private inbox: Deque<Packet> | undefined;
   /** Bytes for the client held until the persisted records before them are written (see Persistence.mayWrite). */
   private heldWrites: Buffer[] | undefined;
+  /** A bad packet read while packets before it wait in the inbox: it ends the connection once they are handled. */
+  private pendingMalformed: MqttCodecError | undefined;
   private closeWhenReleased = false;
 
   constructor(
@@ -92,7 +94,10 @@ export class Connection implements Throttleable {
         this.decoder = new Decoder({ role: 'server', version: this.version, maxPacketSize: this.broker.opts.maxPacketSize });
         return;
       }
-      this.malformed(e);
+      // Packets read before the bad one may still wait (authentication in progress, reading paused by back-pressure):
+      // they are handled first, in order, and may end the connection themselves [MQTT-4.8.0-1 / 5.0 MQTT-4.13.1-1].
+      if (this.state === 'authenticating' || this.inbox !== undefined) this.pendingMalformed ??= e;
+      else this.malformed(e);
     } finally {
       persistence.end();
     }
@@ -143,9 +148,15 @@ export class Connection implements Throttleable {
   /** Handles packets held in the inbox, in order, until it is empty or reading pauses again. */
   private processInbox(): void {
     const inbox = this.inbox;
-    if (!inbox) return;
-    while (inbox.length > 0 && !this.readPaused && this.state === 'open') this.handle(inbox.shift()!);
-    if (inbox.length === 0 && this.inbox === inbox) this.inbox = undefined;
+    if (inbox) {
+      while (inbox.length > 0 && !this.readPaused && this.state === 'open') this.handle(inbox.shift()!);
+      if (inbox.length === 0 && this.inbox === inbox) this.inbox = undefined;
+    }
+    const bad = this.pendingMalformed;
+    if (bad !== undefined && this.inbox === undefined && this.state === 'open') {
+      this.pendingMalformed = undefined;
+      this.malformed(bad);
+    }
   }
 
   private handle(p: Packet): void {

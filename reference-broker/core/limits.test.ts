@@ -6,7 +6,7 @@
  * session ends (5.0 §4.8.2).
  */
 import { describe, expect, test } from 'vitest';
-import type { PublishPacket } from '../../codec/index.js';
+import { encode, type PublishPacket } from '../../codec/index.js';
 import { Broker } from './broker.js';
 import { FakeClock } from './clock.js';
 import type { BrokerOptions } from './options.js';
@@ -103,6 +103,25 @@ describe('back-pressure from slow subscribers', () => {
       expect(p.link.paused).toBe(false);
       expect(b.stats.throttled).toBe(2); // m9 reached the mark again
       expect(b.stats.dropped).toBe(0);
+    });
+  }
+
+  for (const v of VERSIONS) {
+    // Found by the fuzzer (harness/fuzz): a bad packet read behind the pause closed the connection before the packets queued ahead of it.
+    test(`${st(v, 'MQTT-4.8.0-1', 'MQTT-4.13.1-1')} a malformed packet read while the publisher is paused ends the connection only after the packets before it`, () => {
+      const { broker: b, clock } = broker({ ...limits, maxInflight: 1 });
+      const s = subscriber(b, v, 't', 1, v === 5 ? { properties: { receiveMaximum: 1 } } : {});
+      const p = connect(b, v);
+      const qos3 = Buffer.from([0x36, v === 5 ? 6 : 5, 0, 1, 0x74, 0, 1, ...(v === 5 ? [0] : [])]);
+      p.sendRaw(Buffer.concat([...Array.from({ length: 8 }, (_, i) => encode(pub('t', `m${i + 1}`, { qos: 1, id: i + 1 }), v)), qos3]));
+      expect(p.link.paused).toBe(true);
+      expect(p.closed).toBe(false); // m7 and m8 come first
+      for (let round = 0; round < 20 && !p.closed; round++) {
+        ackAll(s);
+        clock.advance(0);
+      }
+      expect(types(p.take())).toEqual([...Array(8).fill('puback'), ...(v === 5 ? ['disconnect'] : [])]);
+      expect(p.closed).toBe(true);
     });
   }
 
