@@ -19,6 +19,9 @@ import { handleSubscribe, handleUnsubscribe } from './subscribe-flow.js';
 
 export type ConnectionState = 'new' | 'authenticating' | 'open' | 'closed';
 
+/** Longest single keep-alive timer, ms (see armKeepAlive). */
+export const KEEP_ALIVE_CHECK_MS = 30_000;
+
 export class Connection implements Throttleable {
   state: ConnectionState = 'new';
   version: ProtocolVersion | undefined;
@@ -277,6 +280,9 @@ export class Connection implements Throttleable {
     if (this.keepAliveMs === 0 || this.broker.opts.faults['keep-alive-ignored']) return;
     // Close after 1.5 × Keep Alive without a packet [MQTT-3.1.2-24 / 5.0 MQTT-3.1.2-22].
     const limit = this.keepAliveMs * 1.5;
+    // Checked at least every KEEP_ALIVE_CHECK_MS: Node keeps a timer list per distinct duration until that duration
+    // has passed, even once the timer is cancelled, so a 27-hour timer of a connection long closed would linger.
+    const after = (ms: number): TimerHandle => this.broker.clock.setTimer(Math.min(ms, KEEP_ALIVE_CHECK_MS), check);
     const check = (): void => {
       if (this.state !== 'open') return;
       // While back-pressure keeps reading paused, the client's packets wait unread: not silence.
@@ -290,9 +296,9 @@ export class Connection implements Throttleable {
         });
         return;
       }
-      this.keepAliveTimer = this.broker.clock.setTimer(limit - idle, check);
+      this.keepAliveTimer = after(limit - idle);
     };
-    this.keepAliveTimer = this.broker.clock.setTimer(limit, check);
+    this.keepAliveTimer = after(limit);
   }
 
   private malformed(e: MqttCodecError): void {

@@ -3,10 +3,42 @@
  * and the 5.0 Server Keep Alive.
  */
 import { describe, expect, test } from 'vitest';
+import { Broker } from './broker.js';
+import { FakeClock, type TimerHandle } from './clock.js';
+import { KEEP_ALIVE_CHECK_MS } from './connection.js';
 import { VERSIONS, connect, makeBroker, pub, st, types } from './test-client.js';
+
+/** A FakeClock that records the delay of every timer set. */
+class RecordingClock extends FakeClock {
+  readonly delays: number[] = [];
+  override setTimer(ms: number, fn: () => void): TimerHandle {
+    this.delays.push(ms);
+    return super.setTimer(ms, fn);
+  }
+}
 
 describe('Keep Alive', () => {
   for (const v of VERSIONS) {
+    // Found by the fuzzer's memory check (harness/fuzz): Node keeps a timer list per distinct duration until it has passed,
+    // so one 1.5 × 65535 s timer per connection left tens of thousands of lists behind closed connections.
+    test(`${st(v, 'MQTT-3.1.2-24', 'MQTT-3.1.2-22')} a long Keep Alive is checked in steps of at most ${KEEP_ALIVE_CHECK_MS / 1000} s and still closes at exactly 1.5 × Keep Alive`, () => {
+      const clock = new RecordingClock();
+      const broker = new Broker({ clock });
+      const c = connect(broker, v, { keepAlive: 65_535 });
+      const idle = connect(broker, v, { keepAlive: 100 });
+      expect(Math.max(...clock.delays)).toBeLessThanOrEqual(KEEP_ALIVE_CHECK_MS);
+      clock.advance(149_999);
+      expect(idle.closed).toBe(false);
+      clock.advance(1);
+      expect(idle.closed).toBe(true);
+      expect(idle.take()).toEqual(v === 5 ? [{ type: 'disconnect', reasonCode: 0x8d }] : []);
+      clock.advance(65_535 * 1500 - 150_001);
+      expect(c.closed).toBe(false);
+      clock.advance(1);
+      expect(c.closed).toBe(true);
+      expect(Math.max(...clock.delays)).toBeLessThanOrEqual(KEEP_ALIVE_CHECK_MS);
+    });
+
     test(`${st(v, 'MQTT-3.1.2-24', ['MQTT-3.1.2-22'])} nothing received for 1.5 × Keep Alive: closed${v === 5 ? ' after DISCONNECT 0x8D' : ''}`, () => {
       const { broker, clock } = makeBroker();
       const c = connect(broker, v, { keepAlive: 10 });
