@@ -127,7 +127,7 @@ function progressPrinter(io: CliIo, quiet: boolean): (p: FuzzProgress) => void {
   let lastLine = -Infinity;
   return (p) => {
     if (quiet) return;
-    const line = `fuzz ${p.elapsedS.toFixed(0)} s | ${p.packets.toLocaleString('en-US')}/${p.goal.toLocaleString('en-US')} packets (${Math.round(p.ratePerS).toLocaleString('en-US')}/s) | ${p.cases.toLocaleString('en-US')} cases | mismatches ${p.mismatches} | failures ${p.failures} | broker RSS ${p.rssBytes !== undefined ? `${(p.rssBytes / 1048576).toFixed(0)} MiB` : 'n/a'} | control p99 ${p.controlP99Ms !== undefined ? `${p.controlP99Ms.toFixed(0)} ms` : 'n/a'}`;
+    const line = `fuzz ${p.elapsedS.toFixed(0)} s | ${p.packets.toLocaleString('en-US')}/${p.goal.toLocaleString('en-US')} packets (${p.idle ? 'broker idle for a memory floor' : `${Math.round(p.ratePerS).toLocaleString('en-US')}/s`}) | ${p.cases.toLocaleString('en-US')} cases | mismatches ${p.mismatches} | failures ${p.failures} | broker RSS ${p.rssBytes !== undefined ? `${(p.rssBytes / 1048576).toFixed(0)} MiB` : 'n/a'} | control p99 ${p.controlP99Ms !== undefined ? `${p.controlP99Ms.toFixed(0)} ms` : 'n/a'}`;
     if (tty) {
       io.stderr.write(`\r\x1b[2K${line}`);
     } else if (p.elapsedS - lastLine >= 10) {

@@ -66,6 +66,8 @@ export interface FuzzReport {
   stoppedBecause: 'packets' | 'time' | 'failure';
   packetsSent: number;
   cases: number;
+  /** Seconds the broker sat idle for memory floors (not counted in the rates). */
+  idleS: number;
   /** Packets per second over the sending phase. */
   ratePerS: number;
   casesPerS: number;
@@ -88,14 +90,19 @@ export function writeReport(path: string, r: FuzzReport): void {
 
 const mib = (b: number | undefined): string => (b === undefined ? '?' : `${(b / 1024 / 1024).toFixed(1)} MiB`);
 
+function memoryLine(m: MemoryReport): string {
+  if (!m.measurable) return `broker memory: not measurable (${m.reason ?? '?'})`;
+  const load = `under load ${mib(m.underLoad?.startBytes)} → ${mib(m.underLoad?.endBytes)} (max ${mib(m.maxBytes)})`;
+  if (!m.judged || m.floors === undefined) return `broker memory: ${load}; not judged: ${m.how}`;
+  return `broker memory: idle floor ${mib(m.floors.afterWarmupBytes)} after warm-up → ${mib(m.floors.endBytes)} at the end (growth ${mib(m.growthBytes)}, threshold ${mib(m.thresholdBytes)}, ${m.ok ? 'flat' : 'GROWN'}); ${load}`;
+}
+
 /** A few lines for the terminal. */
 export function summarize(r: FuzzReport): string {
   const lines = [
     `${r.passed ? 'PASS' : 'FAIL'}: ${r.packetsSent.toLocaleString('en-US')} packets in ${r.cases.toLocaleString('en-US')} cases to ${r.target.label} (${r.target.url}) in ${r.durationS.toFixed(1)} s: ${Math.round(r.ratePerS).toLocaleString('en-US')} packets/s; seed ${r.seed}; stopped: ${r.stoppedBecause}`,
     `control client: ${r.control.roundTrips} round trips, p50 ${r.control.p50Ms?.toFixed(1) ?? '?'} ms, p99 ${r.control.p99Ms?.toFixed(1) ?? '?'} ms, max ${r.control.maxMs?.toFixed(1) ?? '?'} ms (bound ${r.control.boundMs} ms)`,
-    r.memory.measurable
-      ? `broker memory: ${mib(r.memory.baselineBytes)} after warm-up → ${mib(r.memory.endBytes)} at the end (max ${mib(r.memory.maxBytes)}, growth ${mib(r.memory.growthBytes)}, threshold ${mib(r.memory.thresholdBytes)}${r.memory.judged ? '' : ', run too short to judge'})`
-      : `broker memory: not measurable (${r.memory.reason ?? '?'})`,
+    memoryLine(r.memory),
     `outcomes: ${Object.entries(r.outcomes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`,
   ];
   if (r.mismatches.count > 0) lines.push(`mismatches: ${r.mismatches.count} (${Object.entries(r.mismatches.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})`);

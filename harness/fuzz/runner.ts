@@ -18,9 +18,10 @@ import { arbitraryFuzzCase, describeCase, type FuzzCase } from './case.js';
 import { CaseSource, type CaseRef } from './case-source.js';
 import { ClientIds, executeCase, LiveIds, type CaseResult, type ExecuteParams } from './execute.js';
 import { Health, HealthStartError, type HealthFailure } from './health.js';
-import { MemorySampler, type MemoryOptions } from './memory.js';
+import { MemorySampler } from './memory.js';
 import { describeVerdict } from './oracle.js';
 import type { FailureKind, FailureReport, Finding, FuzzReport, MismatchExample, ReportedCase } from './report.js';
+import { clearRetained } from './retained-cleanup.js';
 import { shrinkCaseFailure, shrinkGlobalFailure, type Reproduction, type ShrinkContext, type ShrinkResult, type Suspect } from './shrink.js';
 import type { FuzzTarget } from './target.js';
 
@@ -44,7 +45,14 @@ export interface FuzzOptions {
   shrinkTimeMs?: number;
   /** Failures shrunk (the first of each kind). Default 3. */
   maxShrinks?: number;
-  memory?: MemoryOptions;
+  memory?: {
+    /** Default 32 MiB (memory.ts). */
+    thresholdBytes?: number;
+    /** Take idle floors (after the warm-up, at the end) and judge by them. Default: when measurable and the goal is ≥ 1,000,000 packets. */
+    floors?: boolean;
+    /** Packets sent before the first floor. Default 10 % of the goal, at most 1,000,000. */
+    warmupPackets?: number;
+  };
   onProgress?: (p: FuzzProgress) => void;
   /** Default 1000 ms. */
   progressEveryMs?: number;
@@ -64,6 +72,8 @@ export interface FuzzProgress {
   failures: number;
   rssBytes: number | undefined;
   controlP99Ms: number | undefined;
+  /** The broker is left idle for a memory floor. */
+  idle: boolean;
 }
 
 interface Record_ {
@@ -155,11 +165,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     health = await Health.start({ url: target.url(), versions: o.versions, timeoutMs: controlTimeoutMs, tag, tls: target.tls, username: target.username, password: target.password });
   } catch (e) {
     if (!(e instanceof HealthStartError)) throw e;
-    const memory = new MemorySampler(() => target.pid()).report(o.memory);
+    const memory = new MemorySampler(() => target.pid()).report(o.memory?.thresholdBytes, 0, 'no case was sent');
     return {
       kind: 'fuzz', schemaVersion: 1, startedAt: startedAt.toISOString(), durationS: (performance.now() - t0) / 1000, commandLine: o.commandLine,
       target: { label: target.label, url: target.url(), exact: target.exact }, seed: o.seed, versions: [...o.versions], concurrency, packetsGoal: o.packets,
-      stoppedBecause: 'failure', packetsSent: 0, cases: 0, ratePerS: 0, casesPerS: 0, outcomes, verdicts, mismatches: { count: 0, byKind: {}, examples: [] },
+      stoppedBecause: 'failure', packetsSent: 0, cases: 0, idleS: 0, ratePerS: 0, casesPerS: 0, outcomes, verdicts, mismatches: { count: 0, byKind: {}, examples: [] },
       control: { roundTrips: 0, boundMs: controlTimeoutMs }, memory, findings: [],
       failures: [{ kind: 'control-connect', detail: `the control client could not use the broker before any case was sent: ${e.message}` }], passed: false,
     };
@@ -173,6 +183,25 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   };
   const memory = new MemorySampler(() => target.pid());
   memory.start();
+  const floors = o.memory?.floors ?? (memory.measurable && o.packets >= 1_000_000);
+  const warmupPackets = o.memory?.warmupPackets ?? Math.min(1_000_000, Math.floor(o.packets / 10));
+  let warmedUp = !floors;
+  /** Holds the workers while the broker sits idle for a memory floor. */
+  let gate: Promise<void> | undefined;
+  let inFlight = 0;
+  let idleMs = 0;
+  const idleFloor = async (): Promise<void> => {
+    const t = performance.now();
+    while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    let cleared = 0;
+    try {
+      cleared = await clearRetained({ url: target.url(), version: o.versions.includes(5) ? 5 : 4, tag, tls: target.tls, username: target.username, password: target.password });
+    } catch (e) {
+      find('cleanup-error', `the retained messages could not be cleared before a memory floor: ${(e as Error).message}`);
+    }
+    await memory.floor(cleared);
+    idleMs += performance.now() - t;
+  };
   let lastProgress = { at: t0, packets: 0 };
   const progressEvery = o.progressEveryMs ?? 1000;
   const checkTarget = (): void => {
@@ -193,7 +222,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     if (o.onProgress && now - lastProgress.at >= progressEvery) {
       o.onProgress({
         elapsedS: (now - t0) / 1000, packets: packetsSent, goal: o.packets, cases, ratePerS: ((packetsSent - lastProgress.packets) * 1000) / (now - lastProgress.at),
-        mismatches, failures: failures.length, rssBytes: memory.last, controlP99Ms: percentile(health.rtts.slice(-200), 0.99),
+        mismatches, failures: failures.length, rssBytes: memory.last, controlP99Ms: percentile(health.rtts.slice(-200), 0.99), idle: gate !== undefined,
       });
       lastProgress = { at: now, packets: packetsSent };
     }
@@ -238,12 +267,19 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     while (stopReason === undefined) {
       if (packetsSent >= o.packets) { stopReason = 'packets'; break; }
       if (performance.now() - t0 >= maxTimeMs) { stopReason = 'time'; break; }
+      if (gate) { await gate; continue; }
+      if (!warmedUp && packetsSent >= warmupPackets) {
+        warmedUp = true;
+        gate = idleFloor().finally(() => { gate = undefined; });
+        continue;
+      }
       const { c, ref } = source.take();
       const rec: Record_ = { c, ref, start: performance.now(), end: undefined };
       recent.push(rec);
       if (recent.length > 2 * RECENT) recent.splice(0, recent.length - RECENT); // trimmed in batches: a shift per case would copy the whole array
       let counted = false;
-      const r = await executeCase(c, ids.next(), target, params, { live, onOpen: () => { counted = true; } });
+      inFlight++;
+      const r = await executeCase(c, ids.next(), target, params, { live, onOpen: () => { counted = true; } }).finally(() => { inFlight--; });
       rec.end = performance.now();
       if (counted && r.observation?.openError === undefined && !r.codec) {
         packetsSent += r.materialized.packets;
@@ -254,9 +290,16 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   sendingEnded = performance.now();
+  const idleWhileSendingMs = idleMs;
   // Is the broker still there, and does it still serve the control client and the sentinels? (Failures land in `failures`.)
   checkTarget();
   if (target.exitInfo() === undefined) await health.check();
+  // The end floor, comparable with the one after the warm-up (none when the run stopped before it).
+  if (floors && warmedUp && memory.floors.length > 0 && target.exitInfo() === undefined) {
+    gate = idleFloor();
+    await gate;
+    gate = undefined;
+  }
 
   // --- a broker-wide failure also fails whatever was running then: report it once ---
   // A crash explains everything after it (the control client noticing the closed connection first, say);
@@ -334,15 +377,18 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   }
   if (target.restartable && target.exitInfo() !== undefined) await target.restart().catch(() => undefined);
 
-  const mem = memory.report(o.memory);
+  const mem = memory.report(o.memory?.thresholdBytes, (sendingEnded - t0) / 1000, floors
+    ? 'the run stopped before the floor after the warm-up'
+    : `no idle floors for runs under 1,000,000 packets (${memory.measurable ? 'memory under load is reported' : 'not measurable'})`);
   if (!mem.ok) {
-    reports.push({ kind: 'memory-growth', detail: `the broker's resident memory grew by ${((mem.growthBytes ?? 0) / 1048576).toFixed(1)} MiB from after the warm-up to the end (threshold ${(mem.thresholdBytes / 1048576).toFixed(0)} MiB)` });
+    reports.push({ kind: 'memory-growth', detail: `the broker's idle memory floor grew by ${((mem.growthBytes ?? 0) / 1048576).toFixed(1)} MiB from after the warm-up to the end (threshold ${(mem.thresholdBytes / 1048576).toFixed(0)} MiB)` });
   }
   const durationS = (sendingEnded - t0) / 1000;
+  const sendingS = Math.max((sendingEnded - t0 - idleWhileSendingMs) / 1000, 1e-9);
   return {
     kind: 'fuzz', schemaVersion: 1, startedAt: startedAt.toISOString(), durationS, ...(o.commandLine ? { commandLine: o.commandLine } : {}),
     target: { label: target.label, url: target.url(), exact: target.exact }, seed: o.seed, versions: [...o.versions], concurrency, packetsGoal: o.packets,
-    stoppedBecause: stopReason ?? 'packets', packetsSent, cases, ratePerS: packetsSent / Math.max(durationS, 1e-9), casesPerS: cases / Math.max(durationS, 1e-9),
+    stoppedBecause: stopReason ?? 'packets', packetsSent, cases, idleS: idleWhileSendingMs / 1000, ratePerS: packetsSent / sendingS, casesPerS: cases / sendingS,
     outcomes, verdicts, mismatches: { count: mismatches, byKind: mismatchByKind, examples },
     control: { roundTrips: rtts.length, boundMs: controlTimeoutMs, p50Ms: percentile(rtts, 0.5), p99Ms: percentile(rtts, 0.99), maxMs: rtts.length ? Math.max(...rtts) : undefined },
     memory: mem, findings: [...findings.values()], failures: reports, passed: reports.length === 0,
