@@ -102,6 +102,7 @@ export function classify(v: Verdict, o: Observation, ctx: ClassifyContext): Outc
     }
     case 'close': {
       const a = v.answer;
+      if (!o.closed && o.disconnect === undefined && v.mayStayOpen !== undefined) return ok('tolerated', `left open: ${v.mayStayOpen}`);
       if (a.via === 'connack') {
         if (o.connack?.code === 0) return bad('accepted-bad-connect', `expected CONNACK ${list(a.codes)} or a close; got ${how(o)} (${v.why})`);
         if (o.connack !== undefined && !a.codes.includes(o.connack.code)) {

@@ -128,6 +128,12 @@ describe('verdicts', () => {
     expect(closes(verdictOf(5, connect(5), { type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 5 } })).answer).toEqual({ via: 'disconnect', codes: [0x82] });
   });
 
+  test('a Remaining Length longer than needed: 5.0 forbids it (MQTT-1.5.5-1); in 3.1.1 a server may also accept it', () => {
+    const nonMinimal = Buffer.from([0xc0, 0x80, 0x00]); // PINGREQ, Remaining Length 0 in two bytes
+    expect(closes(verdictOf(5, connect(5), nonMinimal)).mayStayOpen).toBeUndefined();
+    expect(closes(verdictOf(4, connect(4), nonMinimal)).mayStayOpen).toMatch(/3\.1\.1/);
+  });
+
   test('bytes that stop inside a packet: wait', () => {
     const bytes = Buffer.concat([encode(connect(5), 5), encode(publish(), 5).subarray(0, 3)]);
     expect(judge(bytes, MODEL).kind).toBe('incomplete');
@@ -175,6 +181,11 @@ describe('classification', () => {
     expect(classify(ok5, obs({ connack: connack0 }), ctx)).toMatchObject({ status: 'hang', kind: 'no-pingresp' });
     expect(classify(ok5, obs({ connack: connack0, pingresps: 1 }), ctx)).toMatchObject({ status: 'ok', kind: 'accepted' });
     expect(classify(ok5, obs({ connack: connack0, disconnect: { code: 0x8e }, closed: true }), { ...ctx, takeoverPossible: true })).toMatchObject({ status: 'ok', kind: 'taken-over' });
+  });
+  test('a 3.1.1 server that reads a longer Remaining Length than needed and goes on: tolerated', () => {
+    const v4 = verdictOf(4, connect(4), Buffer.from([0xc0, 0x80, 0x00]));
+    expect(classify(v4, obs({ connack: connack0, pingresps: 2 }), ctx)).toMatchObject({ status: 'ok', kind: 'tolerated' });
+    expect(classify(v4, obs({ connack: connack0, closed: true }), ctx)).toMatchObject({ status: 'ok', kind: 'closed' });
   });
   test('DISCONNECT before CONNACK [MQTT-3.14.0-1] and 3.1.1 CONNACK 0 for a malformed CONNECT', () => {
     const badConnect = verdictOf(4, applyPacketMutation(connect(4), 4, { kind: 'bad-utf8', slot: 0, bad: 'null-char', at: 0 }));

@@ -57,8 +57,8 @@ export type Verdict = VerdictBase & (
   | { kind: 'incomplete' }
   /** The client sent DISCONNECT: the server closes, sending nothing. */
   | { kind: 'client-disconnect' }
-  /** The server must close; `answer` says what it may or must send first. */
-  | { kind: 'close'; answer: Answer; rule: string; why: string; statement: string | undefined; section: string | undefined }
+  /** The server must close; `answer` says what it may or must send first. `mayStayOpen`: the codec is stricter than the spec here (why). */
+  | { kind: 'close'; answer: Answer; rule: string; why: string; statement: string | undefined; section: string | undefined; mayStayOpen?: string }
 );
 
 export type CloseVerdict = Extract<Verdict, { kind: 'close' }>;
@@ -273,6 +273,13 @@ function onPacket(s: State, p: Packet, model: ServerModel): void {
 
 /** Verdict for a codec error at the current position. */
 function onCodecError(s: State, e: MqttCodecError): Verdict {
+  const v = decideCodecError(s, e);
+  // 3.1.1 states no rule against a longer Remaining Length than needed (5.0 does: MQTT-1.5.5-1); the codec refuses it anyway.
+  if (v.kind === 'close' && e.code === 'VARINT_NOT_MINIMAL' && s.version !== 5) return { ...v, mayStayOpen: '3.1.1 does not require the shortest Remaining Length encoding' };
+  return v;
+}
+
+function decideCodecError(s: State, e: MqttCodecError): Verdict {
   const rule = `codec:${e.code}`;
   if (!s.connected) {
     if (s.connect === undefined && e.code === 'VERSION_UNKNOWN') {
