@@ -18,7 +18,7 @@ import { launchReferenceProcess, remoteTarget, type FuzzTarget } from '../harnes
 import { readProfileFile, roleCredentials, tlsOptions, type Target } from '../harness/target.js';
 import { parseBrokerUrl } from '../harness/transport.js';
 import { parseDurationS } from '../scenarios/workload.js';
-import { parseCommandArgs, UsageError, type CliIo } from './io.js';
+import { integerOption, parseCommandArgs, UsageError, type CliIo } from './io.js';
 
 export const FUZZ_USAGE = `mqtt-testbed fuzz [options]
 
@@ -58,13 +58,6 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
-
-function integer(v: string | undefined, flag: string, min: number, max: number, fallback: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v.replaceAll('_', ''));
-  if (!/^-?[\d_]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got '${v}'`);
-  return n;
-}
 
 function durationMs(v: string | undefined, flag: string, fallbackMs: number, minMs = 100): number {
   if (v === undefined) return fallbackMs;
@@ -113,7 +106,7 @@ async function openTarget(f: ReturnType<typeof parseFlags>, io: CliIo): Promise<
   const t: Target | undefined = profile ? { url, profile, profileSource: f.profile!, baseDir } : undefined;
   const cred = t ? roleCredentials(t) : undefined;
   return remoteTarget(url, {
-    profile, pid: f.pid !== undefined ? integer(f.pid, '--pid', 1, 2 ** 31 - 1, 0) : undefined,
+    profile, pid: f.pid !== undefined ? integerOption(f.pid, '--pid', 1, 2 ** 31 - 1, 0) : undefined,
     tls: t ? tlsOptions(t) : undefined, username: cred?.username, password: cred?.password,
   });
 }
@@ -143,10 +136,10 @@ export async function fuzzCommand(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${FUZZ_USAGE}\n`);
     return 0;
   }
-  const packets = integer(f.packets, '--packets', 1, 1e10, 100_000);
-  const seed = integer(f.seed, '--seed', -(2 ** 31), 2 ** 31 - 1, (Math.random() * 2 ** 32) | 0);
+  const packets = integerOption(f.packets, '--packets', 1, 1e10, 100_000);
+  const seed = integerOption(f.seed, '--seed', -(2 ** 31), 2 ** 31 - 1, (Math.random() * 2 ** 32) | 0);
   const versions = parseVersions(f.versions);
-  const concurrency = integer(f.concurrency, '--concurrency', 1, 1000, 128);
+  const concurrency = integerOption(f.concurrency, '--concurrency', 1, 1000, 128);
   const maxTimeMs = durationMs(f['max-time'], '--max-time', 30 * 60_000, 1000);
   const shrinkTimeMs = durationMs(f['shrink-time'], '--shrink-time', 120_000, 0);
   const caseTimeoutMs = durationMs(f['case-timeout'], '--case-timeout', 10_000);
