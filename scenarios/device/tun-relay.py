@@ -105,9 +105,6 @@ class Direction:
         self.peak_queue_bytes = 0
 
     def enqueue(self, packet, now):
-        if self.loss > 0 and self.rng.random() < self.loss:
-            self.loss_drops += 1
-            return
         size = len(packet)
         if self.queued_bytes + size > self.limit:
             self.queue_drops += 1
@@ -120,6 +117,11 @@ class Direction:
             start = max(ready, self.last_finish)
             ready = start + size * 8.0 / self.rate
             self.last_finish = ready
+        # Lost after it used the link, as tbf on the sender's side then nftables on the receiver's
+        # side do: a saturated link delivers rate x (1 - loss) either way (verify.ts expects that).
+        if self.loss > 0 and self.rng.random() < self.loss:
+            self.loss_drops += 1
+            return
         departure = max(ready, self.last_departure)
         self.last_departure = departure
         self.queue.append((departure, packet))
